@@ -1,0 +1,15 @@
+//! Shared runtime of the CloudSec services.
+//!
+//! Everything a service needs that is not its domain lives here once:
+//! configuration loading, telemetry (logs, traces, metrics), the HTTP serving
+//! stack with graceful shutdown, health endpoints, error bodies and secrets.
+
+pub mod config;
+pub mod health;
+pub mod http_metrics;
+pub mod problem;
+pub mod secrets;
+pub mod server;
+pub mod stack;
+pub mod telemetry;
+pub mod trace_context;

@@ -1,0 +1,67 @@
+//! The request stack every service wraps its router in, outermost first:
+//! request id (kept from the caller or generated), a trace span that adopts the
+//! caller's W3C trace context and logs one JSON line per response, the request
+//! metrics, and panic containment (a panic becomes a 500 problem, not a dropped
+//! connection).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, StatusCode};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::{Span, field};
+
+use crate::problem::Problem;
+use crate::{http_metrics, trace_context};
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps `router` in the shared stack; `service` names it in logs and metrics.
+pub fn wrap(router: Router, service: &'static str) -> Router {
+    router
+        .layer(CatchPanicLayer::custom(|_| {
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, None).into_response()
+        }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            http_metrics::record(service, req, next)
+        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(move |req: &Request| request_span(service, req))
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, span: &Span| {
+                    span.record("status", res.status().as_u16());
+                    tracing::info!(latency_ms = latency.as_secs_f64() * 1e3, "request finished");
+                })
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn request_span(service: &'static str, req: &Request) -> Span {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // The path only: query strings may carry things that do not belong in logs.
+    let span = tracing::info_span!(
+        "request",
+        service,
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id,
+        trace_id = field::Empty,
+        status = field::Empty,
+    );
+    trace_context::adopt_remote_parent(&span, req.headers());
+    if let Some(trace_id) = trace_context::current_trace_id(&span) {
+        span.record("trace_id", trace_id);
+    }
+    span
+}

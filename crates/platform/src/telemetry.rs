@@ -1,0 +1,71 @@
+//! Process-wide telemetry: JSON (or text) logs, OpenTelemetry traces with W3C
+//! context, OTLP/HTTP export when `telemetry.otlp_endpoint` is set.
+//!
+//! A tracer provider is installed even without an exporter so that every
+//! request span has real trace and span ids to log and to propagate.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::{LogFormat, TelemetryConfig};
+
+/// Keeps the tracer provider alive; `shutdown` flushes pending spans.
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+impl Telemetry {
+    /// Installs the global subscriber. Call once, before the async runtime
+    /// starts: the OTLP exporter's blocking HTTP client must not be created on
+    /// an async worker thread.
+    pub fn init(service_name: &str, config: &TelemetryConfig) -> anyhow::Result<Self> {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        let resource = Resource::builder()
+            .with_service_name(service_name.to_owned())
+            .build();
+        let mut builder = SdkTracerProvider::builder().with_resource(resource);
+        if let Some(endpoint) = &config.otlp_endpoint {
+            let traces = endpoint.join("v1/traces")?;
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(traces.as_str())
+                .build()?;
+            builder = builder.with_batch_exporter(exporter);
+        }
+        let provider = builder.build();
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("cloudsec"));
+
+        let filter = EnvFilter::try_new(&config.log_level)?;
+        let registry = tracing_subscriber::registry().with(filter).with(otel);
+        match config.log_format {
+            LogFormat::Json => registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .flatten_event(true)
+                        .with_current_span(true)
+                        .with_span_list(false)
+                        .with_writer(std::io::stderr),
+                )
+                .try_init()?,
+            LogFormat::Text => registry
+                .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+                .try_init()?,
+        }
+        Ok(Self { provider })
+    }
+
+    /// Flushes and stops trace export. Call after the runtime has stopped.
+    pub fn shutdown(self) {
+        if let Err(e) = self.provider.shutdown() {
+            eprintln!("telemetry: trace export shutdown: {e}");
+        }
+    }
+}
