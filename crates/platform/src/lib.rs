@@ -5,11 +5,13 @@
 //! stack with graceful shutdown, health endpoints, error bodies and secrets.
 
 pub mod config;
+pub mod data_dir;
 pub mod health;
 pub mod http_metrics;
 pub mod problem;
 pub mod secrets;
 pub mod server;
+pub mod sqlite;
 pub mod stack;
 pub mod telemetry;
 pub mod trace_context;

@@ -2,7 +2,8 @@
 //! request id (kept from the caller or generated), a trace span that adopts the
 //! caller's W3C trace context and logs one JSON line per response, the request
 //! metrics, and panic containment (a panic becomes a 500 problem, not a dropped
-//! connection).
+//! connection). The probe and metrics endpoints sit outside the stack: a
+//! scraper or kubelet polling every few seconds would drown the access log.
 
 use std::time::Duration;
 
@@ -15,14 +16,18 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tracing::{Span, field};
 
+use crate::health::{self, Readiness};
 use crate::problem::Problem;
 use crate::{http_metrics, trace_context};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Wraps `router` in the shared stack; `service` names it in logs and metrics.
-pub fn wrap(router: Router, service: &'static str) -> Router {
-    router
+/// Wraps `router` in the shared stack and adds `/healthz`, `/readyz` and
+/// `/metrics`; `service` names it in logs and metrics.
+pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Router {
+    // Install the recorder before the first request records anything.
+    http_metrics::handle();
+    let app = router
         .layer(CatchPanicLayer::custom(|_| {
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR, None).into_response()
         }))
@@ -40,7 +45,8 @@ pub fn wrap(router: Router, service: &'static str) -> Router {
                 .on_failure(()),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    health::router(readiness).merge(app)
 }
 
 fn request_span(service: &'static str, req: &Request) -> Span {

@@ -1,0 +1,196 @@
+//! Starting services: all of them in one process (`up`) or one (`serve`), and
+//! stopping them in order on SIGTERM/SIGINT: the gateway drains first, then the
+//! services behind it, so no request in flight loses its upstream.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use platform::server;
+use platform::telemetry::Telemetry;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::Service;
+use crate::settings::Settings;
+
+
+pub enum Mode {
+    Up,
+    Serve(Service),
+}
+
+pub fn run(settings: Settings, mode: Mode) -> ExitCode {
+    let service_name = match mode {
+        Mode::Up => "cloudsec",
+        Mode::Serve(Service::Gateway) => "cloudsec-gateway",
+        Mode::Serve(Service::Auth) => "cloudsec-auth",
+        Mode::Serve(Service::Business) => "cloudsec-business",
+    };
+    // Before the runtime: the OTLP exporter's HTTP client must not be built on an async thread.
+    let telemetry = match Telemetry::init(service_name, &settings.telemetry) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cloudsec: telemetry: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .and_then(|rt| {
+            let result = rt.block_on(async {
+                match mode {
+                    Mode::Up => up(settings).await,
+                    Mode::Serve(service) => serve(service, settings).await,
+                }
+            });
+            rt.shutdown_timeout(Duration::from_secs(1));
+            result
+        });
+    telemetry.shutdown();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "cloudsec failed");
+            eprintln!("cloudsec: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A bound listener and the app to serve on it.
+struct Bound {
+    name: &'static str,
+    listener: TcpListener,
+    app: Router,
+}
+
+async fn bind(name: &'static str, addr: SocketAddr, app: Router) -> anyhow::Result<Bound> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("{name}: cannot listen on {addr}"))?;
+    Ok(Bound { name, listener, app })
+}
+
+/// Spawns each bound server with its own shutdown token.
+fn spawn_all(
+    set: &mut JoinSet<(&'static str, std::io::Result<()>)>,
+    servers: Vec<Bound>,
+    shutdown: &CancellationToken,
+    grace: Duration,
+) {
+    for Bound { name, listener, app } in servers {
+        let token = shutdown.clone();
+        set.spawn(async move { (name, server::serve(listener, app, token, grace).await) });
+    }
+}
+
+fn announce(url: &str) {
+    println!("CloudSec is ready at {url}");
+    let _ = std::io::stdout().flush();
+    tracing::info!(url, "ready");
+}
+
+async fn up(mut settings: Settings) -> anyhow::Result<()> {
+    platform::data_dir::prepare(&settings.data_dir)
+        .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))?;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let (auth_state, business_state) = tokio::try_join!(
+        auth::State::from_config(&settings.auth, &settings.data_dir),
+        business::State::from_config(&settings.business, &settings.data_dir),
+    )?;
+    let auth = bind(auth::SERVICE, loopback, auth::router(auth_state)).await?;
+    let business = bind(business::SERVICE, loopback, business::router(business_state)).await?;
+
+    let upstreams = &mut settings.gateway.upstreams;
+    let auth_url = gateway::loopback_url(auth.listener.local_addr()?.port());
+    let business_url = gateway::loopback_url(business.listener.local_addr()?.port());
+    upstreams.auth.get_or_insert(gateway::UpstreamList(vec![auth_url]));
+    upstreams.business.get_or_insert(gateway::UpstreamList(vec![business_url]));
+
+    let services_stop = CancellationToken::new();
+    let gateway_stop = CancellationToken::new();
+    let gateway_state = gateway::State::from_config(&settings.gateway, gateway_stop.clone());
+    let addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
+    let edge = bind(gateway::SERVICE, addr, gateway::router(gateway_state)).await?;
+    let url = format!("http://{}", edge.listener.local_addr()?);
+
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+    let mut services = JoinSet::new();
+    spawn_all(&mut services, vec![auth, business], &services_stop, grace);
+    let mut edges = JoinSet::new();
+    spawn_all(&mut edges, vec![edge], &gateway_stop, grace);
+    announce(&url);
+
+    let early_exit = tokio::select! {
+        () = server::termination_signal() => None,
+        Some(done) = edges.join_next() => Some(done),
+        Some(done) = services.join_next() => Some(done),
+    };
+    tracing::info!("shutting down: draining the gateway, then the services");
+    gateway_stop.cancel();
+    let mut outcome = check_exit(early_exit);
+    while let Some(done) = edges.join_next().await {
+        outcome = outcome.and(check_exit(Some(done)));
+    }
+    services_stop.cancel();
+    while let Some(done) = services.join_next().await {
+        outcome = outcome.and(check_exit(Some(done)));
+    }
+    outcome
+}
+
+type Exit = Result<(&'static str, std::io::Result<()>), tokio::task::JoinError>;
+
+/// Turns a finished server task into an error when it failed.
+fn check_exit(done: Option<Exit>) -> anyhow::Result<()> {
+    match done {
+        None | Some(Ok((_, Ok(())))) => Ok(()),
+        Some(Ok((name, Err(e)))) => Err(anyhow::anyhow!("{name}: server error: {e}")),
+        Some(Err(e)) => Err(anyhow::anyhow!("server task failed: {e}")),
+    }
+}
+
+async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    let bound = match service {
+        Service::Gateway => {
+            let state = gateway::State::from_config(&settings.gateway, stop.clone());
+            let addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
+            bind(gateway::SERVICE, addr, gateway::router(state)).await?
+        }
+        Service::Auth => {
+            platform::data_dir::prepare(&settings.data_dir)
+                .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))?;
+            let state = auth::State::from_config(&settings.auth, &settings.data_dir).await?;
+            bind(auth::SERVICE, settings.auth.listen, auth::router(state)).await?
+        }
+        Service::Business => {
+            platform::data_dir::prepare(&settings.data_dir)
+                .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))?;
+            let state = business::State::from_config(&settings.business, &settings.data_dir).await?;
+            bind(business::SERVICE, settings.business.listen, business::router(state)).await?
+        }
+    };
+    let url = format!("http://{}", bound.listener.local_addr()?);
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+    let mut servers = JoinSet::new();
+    spawn_all(&mut servers, vec![bound], &stop, grace);
+    announce(&url);
+    let early_exit = tokio::select! {
+        () = server::termination_signal() => None,
+        Some(done) = servers.join_next() => Some(done),
+    };
+    stop.cancel();
+    let mut outcome = check_exit(early_exit);
+    while let Some(done) = servers.join_next().await {
+        outcome = outcome.and(check_exit(Some(done)));
+    }
+    outcome
+}

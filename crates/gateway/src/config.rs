@@ -1,0 +1,189 @@
+//! `[gateway]` configuration section.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use platform::config::{ConfigError, Validate};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use url::Url;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// Port to listen on (`--port`); 0 picks a free one.
+    pub port: u16,
+    pub upstreams: Upstreams,
+    /// Frontend static export to serve for every non-API path (SPA fallback to `index.html`).
+    pub static_dir: Option<PathBuf>,
+    /// How often each upstream endpoint's `/readyz` is probed.
+    pub health_check_interval_ms: u64,
+    /// Upper bound for one upstream exchange (response headers).
+    pub upstream_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            upstreams: Upstreams::default(),
+            static_dir: None,
+            health_check_interval_ms: 2000,
+            upstream_timeout_secs: 30,
+        }
+    }
+}
+
+/// Upstream clusters; unset means the defaults of `cloudsec serve` (auth on
+/// 127.0.0.1:8081, business on 127.0.0.1:8082), or the embedded services
+/// under `cloudsec up`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Upstreams {
+    pub auth: Option<UpstreamList>,
+    pub business: Option<UpstreamList>,
+}
+
+impl Upstreams {
+    pub fn auth_or_default(&self) -> Vec<Url> {
+        self.auth
+            .as_ref()
+            .map_or_else(|| vec![default_url(8081)], |l| l.0.clone())
+    }
+
+    pub fn business_or_default(&self) -> Vec<Url> {
+        self.business
+            .as_ref()
+            .map_or_else(|| vec![default_url(8082)], |l| l.0.clone())
+    }
+}
+
+fn default_url(port: u16) -> Url {
+    loopback_url(port)
+}
+
+/// `http://127.0.0.1:<port>/`.
+pub fn loopback_url(port: u16) -> Url {
+    #[allow(clippy::expect_used)] // a literal host with a u16 port always parses
+    Url::parse(&format!("http://127.0.0.1:{port}/")).expect("loopback URL")
+}
+
+/// One or more `http://host:port` endpoints: a TOML array or a comma-separated string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamList(pub Vec<Url>);
+
+impl UpstreamList {
+    fn parse_one(s: &str) -> Result<Url, String> {
+        let url = Url::parse(s.trim()).map_err(|e| format!("{s:?}: {e}"))?;
+        if url.scheme() != "http" || url.host().is_none() {
+            return Err(format!("{s:?}: must be an http://host:port URL"));
+        }
+        if url.path() != "/" || url.query().is_some() {
+            return Err(format!("{s:?}: must not have a path or query"));
+        }
+        Ok(url)
+    }
+}
+
+impl Serialize for UpstreamList {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let joined = self
+            .0
+            .iter()
+            .map(|u| u.as_str().trim_end_matches('/'))
+            .collect::<Vec<_>>()
+            .join(",");
+        s.serialize_str(&joined)
+    }
+}
+
+impl<'de> Deserialize<'de> for UpstreamList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = UpstreamList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("comma-separated http:// URLs or an array of them")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<UpstreamList, E> {
+                let urls = v
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(UpstreamList::parse_one)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(E::custom)?;
+                if urls.is_empty() {
+                    return Err(E::custom("at least one URL is required"));
+                }
+                Ok(UpstreamList(urls))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UpstreamList, A::Error> {
+                let mut urls = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    urls.push(UpstreamList::parse_one(&s).map_err(de::Error::custom)?);
+                }
+                if urls.is_empty() {
+                    return Err(de::Error::custom("at least one URL is required"));
+                }
+                Ok(UpstreamList(urls))
+            }
+        }
+        d.deserialize_any(ListVisitor)
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self, errors: &mut Vec<ConfigError>) {
+        if !(100..=60_000).contains(&self.health_check_interval_ms) {
+            errors.push(ConfigError::new(
+                "gateway.health_check_interval_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if !(1..=600).contains(&self.upstream_timeout_secs) {
+            errors.push(ConfigError::new(
+                "gateway.upstream_timeout_secs",
+                "must be between 1 and 600",
+            ));
+        }
+        if let Some(dir) = &self.static_dir {
+            if !dir.join("index.html").is_file() {
+                errors.push(ConfigError::new(
+                    "gateway.static_dir",
+                    format!("{} has no index.html", dir.display()),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_list_accepts_commas_and_arrays() {
+        let l: UpstreamList = serde_json::from_str("\"http://a:1, http://b:2\"").unwrap();
+        assert_eq!(l.0.len(), 2);
+        let l: UpstreamList = serde_json::from_str("[\"http://a:1\"]").unwrap();
+        assert_eq!(l.0[0].as_str(), "http://a:1/");
+    }
+
+    #[test]
+    fn upstream_list_rejects_paths_and_other_schemes() {
+        assert!(serde_json::from_str::<UpstreamList>("\"http://a:1/x\"").is_err());
+        assert!(serde_json::from_str::<UpstreamList>("\"ftp://a\"").is_err());
+        assert!(serde_json::from_str::<UpstreamList>("\"\"").is_err());
+    }
+
+    #[test]
+    fn defaults_point_at_serve_ports() {
+        let u = Upstreams::default();
+        assert_eq!(u.auth_or_default()[0].as_str(), "http://127.0.0.1:8081/");
+        assert_eq!(u.business_or_default()[0].as_str(), "http://127.0.0.1:8082/");
+    }
+}

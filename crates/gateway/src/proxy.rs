@@ -1,0 +1,184 @@
+//! The forwarding hop: pick an endpoint of the route's cluster, rewrite the
+//! request for the upstream (hop-by-hop headers out, `X-Forwarded-*` and W3C
+//! trace context in), and stream the answer back.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{StatusCode, Uri, Version};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use platform::http_metrics::RouteLabel;
+use platform::problem::Problem;
+use platform::trace_context;
+
+use crate::routes::{self, Route};
+use crate::upstream::Cluster;
+use crate::{State as Gateway, static_files};
+
+pub type Client = hyper_util::client::legacy::Client<HttpConnector, Body>;
+
+/// One pooled HTTP/1.1 client shared by all upstreams.
+pub fn client() -> Client {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(2)));
+    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .build(connector)
+}
+
+/// Fallback handler for every path the gateway does not answer itself.
+pub async fn handle(State(gateway): State<Gateway>, request: Request) -> Response {
+    match routes::route(request.uri().path()) {
+        Route::Upstream(upstream) => {
+            let cluster = gateway.cluster(upstream).clone();
+            forward(&gateway, &cluster, request).await
+        }
+        Route::UnknownApi => {
+            Problem::new(StatusCode::NOT_FOUND, Some("no such API route".to_owned())).into_response()
+        }
+        Route::Static => static_files::serve(gateway.inner.static_dir.as_deref(), request).await,
+    }
+}
+
+async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> Response {
+    let label = RouteLabel(cluster.name());
+    let Some(endpoint) = cluster.pick() else {
+        return labelled(
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(format!("no healthy {} endpoint", cluster.name())),
+            ),
+            label,
+        );
+    };
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str());
+    let Ok(uri) = format!("{}{}", endpoint.base(), path_and_query).parse::<Uri>() else {
+        return labelled(Problem::new(StatusCode::BAD_REQUEST, None), label);
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    *request.uri_mut() = uri;
+    *request.version_mut() = Version::HTTP_11;
+    let headers = request.headers_mut();
+    strip_hop_by_hop(headers);
+    add_forwarded(headers, peer);
+    trace_context::inject_current(headers);
+
+    let exchange = gateway.inner.client.request(request);
+    match tokio::time::timeout(gateway.inner.upstream_timeout, exchange).await {
+        Ok(Ok(response)) => {
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            let mut response = Response::from_parts(parts, Body::new(body));
+            response.extensions_mut().insert(label);
+            response
+        }
+        Ok(Err(e)) => {
+            if e.is_connect() {
+                endpoint.mark_down();
+            }
+            tracing::warn!(upstream = cluster.name(), endpoint = endpoint.base(), error = %e, "upstream request failed");
+            labelled(
+                Problem::new(StatusCode::BAD_GATEWAY, Some(format!("{} unavailable", cluster.name()))),
+                label,
+            )
+        }
+        Err(_) => {
+            tracing::warn!(upstream = cluster.name(), endpoint = endpoint.base(), "upstream timed out");
+            labelled(
+                Problem::new(StatusCode::GATEWAY_TIMEOUT, Some(format!("{} timed out", cluster.name()))),
+                label,
+            )
+        }
+    }
+}
+
+fn labelled(problem: Problem, label: RouteLabel) -> Response {
+    let mut response = problem.into_response();
+    response.extensions_mut().insert(label);
+    response
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+fn add_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>) {
+    if let Some(peer) = peer {
+        let ip = peer.ip().to_string();
+        let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            Some(existing) => format!("{existing}, {ip}"),
+            None => ip,
+        };
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(X_FORWARDED_FOR, value);
+        }
+    }
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret-hop"));
+        h.insert("x-secret-hop", HeaderValue::from_static("1"));
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Token t"));
+        strip_hop_by_hop(&mut h);
+        assert!(h.get("x-secret-hop").is_none());
+        assert!(h.get(header::TRANSFER_ENCODING).is_none());
+        assert!(h.get(header::CONNECTION).is_none());
+        assert!(h.get(header::AUTHORIZATION).is_some());
+    }
+
+    #[test]
+    fn appends_peer_to_forwarded_for() {
+        let mut h = HeaderMap::new();
+        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
+        add_forwarded(&mut h, Some(SocketAddr::from(([127, 0, 0, 1], 5000))));
+        assert_eq!(h[&X_FORWARDED_FOR], "203.0.113.7, 127.0.0.1");
+        assert_eq!(h[&X_FORWARDED_PROTO], "http");
+    }
+}
