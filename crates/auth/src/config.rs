@@ -25,13 +25,13 @@ impl Default for Config {
 
 impl Validate for Config {
     fn validate(&self, errors: &mut Vec<ConfigError>) {
-        if let Some(url) = &self.database_url {
-            if !url.starts_with("sqlite://") {
-                errors.push(ConfigError::new(
-                    "auth.database_url",
-                    "must be a sqlite://PATH URL",
-                ));
-            }
+        if let Some(url) = &self.database_url
+            && !url.starts_with("sqlite://")
+        {
+            errors.push(ConfigError::new(
+                "auth.database_url",
+                "must be a sqlite://PATH URL",
+            ));
         }
     }
 }

@@ -33,11 +33,15 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Config { action: ConfigAction::Check } => {
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
             println!("configuration is valid");
             ExitCode::SUCCESS
         }
-        Command::Config { action: ConfigAction::Print } => match settings.redacted_toml() {
+        Command::Config {
+            action: ConfigAction::Print,
+        } => match settings.redacted_toml() {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS

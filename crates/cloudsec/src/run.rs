@@ -18,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::Service;
 use crate::settings::Settings;
 
-
 pub enum Mode {
     Up,
     Serve(Service),
@@ -75,7 +74,11 @@ async fn bind(name: &'static str, addr: SocketAddr, app: Router) -> anyhow::Resu
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("{name}: cannot listen on {addr}"))?;
-    Ok(Bound { name, listener, app })
+    Ok(Bound {
+        name,
+        listener,
+        app,
+    })
 }
 
 /// Spawns each bound server with its own shutdown token.
@@ -85,7 +88,12 @@ fn spawn_all(
     shutdown: &CancellationToken,
     grace: Duration,
 ) {
-    for Bound { name, listener, app } in servers {
+    for Bound {
+        name,
+        listener,
+        app,
+    } in servers
+    {
         let token = shutdown.clone();
         set.spawn(async move { (name, server::serve(listener, app, token, grace).await) });
     }
@@ -106,13 +114,22 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
         business::State::from_config(&settings.business, &settings.data_dir),
     )?;
     let auth = bind(auth::SERVICE, loopback, auth::router(auth_state)).await?;
-    let business = bind(business::SERVICE, loopback, business::router(business_state)).await?;
+    let business = bind(
+        business::SERVICE,
+        loopback,
+        business::router(business_state),
+    )
+    .await?;
 
     let upstreams = &mut settings.gateway.upstreams;
     let auth_url = gateway::loopback_url(auth.listener.local_addr()?.port());
     let business_url = gateway::loopback_url(business.listener.local_addr()?.port());
-    upstreams.auth.get_or_insert(gateway::UpstreamList(vec![auth_url]));
-    upstreams.business.get_or_insert(gateway::UpstreamList(vec![business_url]));
+    upstreams
+        .auth
+        .get_or_insert(gateway::UpstreamList(vec![auth_url]));
+    upstreams
+        .business
+        .get_or_insert(gateway::UpstreamList(vec![business_url]));
 
     let services_stop = CancellationToken::new();
     let gateway_stop = CancellationToken::new();
@@ -166,16 +183,24 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
             bind(gateway::SERVICE, addr, gateway::router(state)).await?
         }
         Service::Auth => {
-            platform::data_dir::prepare(&settings.data_dir)
-                .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))?;
+            platform::data_dir::prepare(&settings.data_dir).with_context(|| {
+                format!("data_dir: cannot create {}", settings.data_dir.display())
+            })?;
             let state = auth::State::from_config(&settings.auth, &settings.data_dir).await?;
             bind(auth::SERVICE, settings.auth.listen, auth::router(state)).await?
         }
         Service::Business => {
-            platform::data_dir::prepare(&settings.data_dir)
-                .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))?;
-            let state = business::State::from_config(&settings.business, &settings.data_dir).await?;
-            bind(business::SERVICE, settings.business.listen, business::router(state)).await?
+            platform::data_dir::prepare(&settings.data_dir).with_context(|| {
+                format!("data_dir: cannot create {}", settings.data_dir.display())
+            })?;
+            let state =
+                business::State::from_config(&settings.business, &settings.data_dir).await?;
+            bind(
+                business::SERVICE,
+                settings.business.listen,
+                business::router(state),
+            )
+            .await?
         }
     };
     let url = format!("http://{}", bound.listener.local_addr()?);

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use platform::config::{ConfigError, ConfigErrors, SecretsConfig, ServerConfig, TelemetryConfig, Validate};
+use platform::config::{
+    ConfigError, ConfigErrors, SecretsConfig, ServerConfig, TelemetryConfig, Validate,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -150,13 +150,13 @@ impl Validate for Config {
                 "must be between 1 and 600",
             ));
         }
-        if let Some(dir) = &self.static_dir {
-            if !dir.join("index.html").is_file() {
-                errors.push(ConfigError::new(
-                    "gateway.static_dir",
-                    format!("{} has no index.html", dir.display()),
-                ));
-            }
+        if let Some(dir) = &self.static_dir
+            && !dir.join("index.html").is_file()
+        {
+            errors.push(ConfigError::new(
+                "gateway.static_dir",
+                format!("{} has no index.html", dir.display()),
+            ));
         }
     }
 }
@@ -184,6 +184,9 @@ mod tests {
     fn defaults_point_at_serve_ports() {
         let u = Upstreams::default();
         assert_eq!(u.auth_or_default()[0].as_str(), "http://127.0.0.1:8081/");
-        assert_eq!(u.business_or_default()[0].as_str(), "http://127.0.0.1:8082/");
+        assert_eq!(
+            u.business_or_default()[0].as_str(),
+            "http://127.0.0.1:8082/"
+        );
     }
 }

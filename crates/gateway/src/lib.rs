@@ -79,20 +79,21 @@ impl State {
 /// The gateway's complete router, wrapped in the platform request stack.
 pub fn router(state: State) -> Router {
     let clusters = [state.inner.auth.clone(), state.inner.business.clone()];
-    let readiness = clusters
-        .into_iter()
-        .fold(platform::health::Readiness::new(), |readiness, cluster| {
-            readiness.with_check(cluster.name(), move || {
-                let cluster = cluster.clone();
-                async move {
-                    if cluster.has_healthy_endpoint() {
-                        Ok(())
-                    } else {
-                        Err("no healthy endpoint".to_owned())
+    let readiness =
+        clusters
+            .into_iter()
+            .fold(platform::health::Readiness::new(), |readiness, cluster| {
+                readiness.with_check(cluster.name(), move || {
+                    let cluster = cluster.clone();
+                    async move {
+                        if cluster.has_healthy_endpoint() {
+                            Ok(())
+                        } else {
+                            Err("no healthy endpoint".to_owned())
+                        }
                     }
-                }
-            })
-        });
+                })
+            });
     let app = Router::new().fallback(proxy::handle).with_state(state);
     platform::stack::wrap(app, SERVICE, readiness)
 }

@@ -41,7 +41,8 @@ pub async fn handle(State(gateway): State<Gateway>, request: Request) -> Respons
             forward(&gateway, &cluster, request).await
         }
         Route::UnknownApi => {
-            Problem::new(StatusCode::NOT_FOUND, Some("no such API route".to_owned())).into_response()
+            Problem::new(StatusCode::NOT_FOUND, Some("no such API route".to_owned()))
+                .into_response()
         }
         Route::Static => static_files::serve(gateway.inner.static_dir.as_deref(), request).await,
     }
@@ -58,10 +59,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
             label,
         );
     };
-    let path_and_query = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str());
+    let path_and_query = request.uri().path_and_query().map_or("/", |p| p.as_str());
     let Ok(uri) = format!("{}{}", endpoint.base(), path_and_query).parse::<Uri>() else {
         return labelled(Problem::new(StatusCode::BAD_REQUEST, None), label);
     };
@@ -91,14 +89,24 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
             }
             tracing::warn!(upstream = cluster.name(), endpoint = endpoint.base(), error = %e, "upstream request failed");
             labelled(
-                Problem::new(StatusCode::BAD_GATEWAY, Some(format!("{} unavailable", cluster.name()))),
+                Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    Some(format!("{} unavailable", cluster.name())),
+                ),
                 label,
             )
         }
         Err(_) => {
-            tracing::warn!(upstream = cluster.name(), endpoint = endpoint.base(), "upstream timed out");
+            tracing::warn!(
+                upstream = cluster.name(),
+                endpoint = endpoint.base(),
+                "upstream timed out"
+            );
             labelled(
-                Problem::new(StatusCode::GATEWAY_TIMEOUT, Some(format!("{} timed out", cluster.name()))),
+                Problem::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    Some(format!("{} timed out", cluster.name())),
+                ),
                 label,
             )
         }
@@ -162,9 +170,15 @@ mod tests {
     #[test]
     fn strips_hop_by_hop_and_connection_named_headers() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret-hop"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret-hop"),
+        );
         h.insert("x-secret-hop", HeaderValue::from_static("1"));
-        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Token t"));
         strip_hop_by_hop(&mut h);
         assert!(h.get("x-secret-hop").is_none());

@@ -29,10 +29,10 @@ pub enum Route {
 
 pub fn route(path: &str) -> Route {
     for (prefix, upstream) in ROUTES {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            if rest.is_empty() || rest.starts_with('/') {
-                return Route::Upstream(*upstream);
-            }
+        if let Some(rest) = path.strip_prefix(prefix)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return Route::Upstream(*upstream);
         }
     }
     if path == "/api" || path.starts_with("/api/") {
@@ -51,10 +51,19 @@ mod tests {
         assert_eq!(route("/api/users/login"), Route::Upstream(Upstream::Auth));
         assert_eq!(route("/api/user"), Route::Upstream(Upstream::Auth));
         assert_eq!(route("/api/users"), Route::Upstream(Upstream::Auth));
-        assert_eq!(route("/.well-known/jwks.json"), Route::Upstream(Upstream::Auth));
+        assert_eq!(
+            route("/.well-known/jwks.json"),
+            Route::Upstream(Upstream::Auth)
+        );
         assert_eq!(route("/auth/token"), Route::Upstream(Upstream::Auth));
-        assert_eq!(route("/api/articles/feed"), Route::Upstream(Upstream::Business));
-        assert_eq!(route("/api/profiles/jake/follow"), Route::Upstream(Upstream::Business));
+        assert_eq!(
+            route("/api/articles/feed"),
+            Route::Upstream(Upstream::Business)
+        );
+        assert_eq!(
+            route("/api/profiles/jake/follow"),
+            Route::Upstream(Upstream::Business)
+        );
         assert_eq!(route("/api/tags"), Route::Upstream(Upstream::Business));
         assert_eq!(route("/api/tagsx"), Route::UnknownApi);
         assert_eq!(route("/api/userx"), Route::UnknownApi);

@@ -132,7 +132,9 @@ mod tests {
     #[test]
     fn round_robin_skips_unhealthy() {
         let c = cluster(3);
-        let picks: Vec<_> = (0..3).map(|_| c.pick().unwrap().base().to_owned()).collect();
+        let picks: Vec<_> = (0..3)
+            .map(|_| c.pick().unwrap().base().to_owned())
+            .collect();
         assert_eq!(picks.len(), 3);
         assert_ne!(picks[0], picks[1]);
         c.endpoints[1].mark_down();

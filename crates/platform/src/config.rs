@@ -83,6 +83,25 @@ pub fn env_var_for(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.to_uppercase().replace('.', "__"))
 }
 
+/// The `CLOUDSEC_*` variables that set `key` or keys below it, e.g. an unknown
+/// section `no_such` is reported as the variable `CLOUDSEC_NO_SUCH__KEY`.
+fn env_vars_under(key: &str) -> String {
+    let exact = env_var_for(key);
+    let nested = format!("{exact}__");
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| {
+            name.eq_ignore_ascii_case(&exact) || name.to_uppercase().starts_with(&nested)
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        exact
+    } else {
+        names.join(", ")
+    }
+}
+
 /// Loads `T` from its defaults, an optional TOML file, `CLOUDSEC_*` env vars and
 /// finally `overrides` (command-line flags, already shaped like the schema).
 pub fn load<T>(file: Option<&Path>, overrides: impl Serialize) -> Result<T, ConfigErrors>
@@ -101,11 +120,7 @@ where
         figment = figment.merge(Toml::file(path));
     }
     figment = figment
-        .merge(
-            Env::prefixed(ENV_PREFIX)
-                .split("__")
-                .ignore(CLI_ONLY_ENV),
-        )
+        .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(CLI_ONLY_ENV))
         .merge(Serialized::defaults(overrides));
     let value: T = figment.extract().map_err(from_figment)?;
     let mut errors = Vec::new();
@@ -124,15 +139,17 @@ fn from_figment(error: figment::Error) -> ConfigErrors {
             .map(|e| {
                 let mut path = e.path.clone();
                 // Figment usually puts the unknown field in the path already.
-                if let figment::error::Kind::UnknownField(field, _) = &e.kind {
-                    if path.last() != Some(field) {
-                        path.push(field.clone());
-                    }
+                if let figment::error::Kind::UnknownField(field, _) = &e.kind
+                    && path.last() != Some(field)
+                {
+                    path.push(field.clone());
                 }
                 let key = path.join(".");
                 let origin = e.metadata.as_ref().map(|m| match &m.source {
                     Some(Source::File(file)) => format!("in {}", file.display()),
-                    _ if m.name.contains("environment") => format!("from env {}", env_var_for(&key)),
+                    _ if m.name.contains("environment") => {
+                        format!("from env {}", env_vars_under(&key))
+                    }
                     _ => format!("from {}", m.name),
                 });
                 ConfigError {
@@ -178,13 +195,13 @@ impl Validate for TelemetryConfig {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
             errors.push(ConfigError::new("telemetry.log_level", e.to_string()));
         }
-        if let Some(url) = &self.otlp_endpoint {
-            if !matches!(url.scheme(), "http" | "https") {
-                errors.push(ConfigError::new(
-                    "telemetry.otlp_endpoint",
-                    "must be an http:// or https:// URL",
-                ));
-            }
+        if let Some(url) = &self.otlp_endpoint
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            errors.push(ConfigError::new(
+                "telemetry.otlp_endpoint",
+                "must be an http:// or https:// URL",
+            ));
         }
     }
 }
@@ -270,14 +287,20 @@ mod tests {
 
     #[test]
     fn env_var_names_follow_sections() {
-        assert_eq!(env_var_for("auth.password.reject_common"), "CLOUDSEC_AUTH__PASSWORD__REJECT_COMMON");
+        assert_eq!(
+            env_var_for("auth.password.reject_common"),
+            "CLOUDSEC_AUTH__PASSWORD__REJECT_COMMON"
+        );
     }
 
     #[test]
     fn bad_value_names_key_and_file() {
         let err = load_toml("[server]\nshutdown_grace_secs = \"soon\"\n").unwrap_err();
         assert_eq!(err.0[0].key, "server.shutdown_grace_secs");
-        assert!(err.0[0].origin.as_deref().unwrap().contains("c.toml"), "{err}");
+        assert!(
+            err.0[0].origin.as_deref().unwrap().contains("c.toml"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -294,7 +317,11 @@ mod tests {
 
     #[test]
     fn missing_file_is_an_error() {
-        let err = load::<Schema>(Some(Path::new("/nonexistent/x.toml")), serde_json::json!({})).unwrap_err();
+        let err = load::<Schema>(
+            Some(Path::new("/nonexistent/x.toml")),
+            serde_json::json!({}),
+        )
+        .unwrap_err();
         assert_eq!(err.0[0].key, "--config");
     }
 

@@ -73,7 +73,12 @@ pub async fn record(service: &'static str, request: Request, next: Next) -> Resp
         .map(|p| p.as_str().to_owned());
     let response = next.run(request).await;
     let route = matched
-        .or_else(|| response.extensions().get::<RouteLabel>().map(|r| r.0.to_owned()))
+        .or_else(|| {
+            response
+                .extensions()
+                .get::<RouteLabel>()
+                .map(|r| r.0.to_owned())
+        })
         .unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status().as_u16().to_string();
     let labels = [

@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn problem_serializes_rfc7807_fields() {
-        let p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, Some("upstream down".to_owned()));
+        let p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("upstream down".to_owned()),
+        );
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["type"], "about:blank");
         assert_eq!(v["status"], 503);
@@ -83,6 +86,9 @@ mod tests {
     #[test]
     fn realworld_errors_shape() {
         let v = serde_json::to_value(RealWorldErrors::one("email", "can't be blank")).unwrap();
-        assert_eq!(v, serde_json::json!({"errors": {"email": ["can't be blank"]}}));
+        assert_eq!(
+            v,
+            serde_json::json!({"errors": {"email": ["can't be blank"]}})
+        );
     }
 }

@@ -146,7 +146,10 @@ mod tests {
         let store = FileSecrets::open(tmp.path().join("secrets")).unwrap();
         let first = store.get_or_generate("service-token", 32).unwrap();
         assert_eq!(first.expose().len(), 32);
-        let mode = std::fs::metadata(store.dir().join("service-token")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(store.dir().join("service-token"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let dir_mode = std::fs::metadata(store.dir()).unwrap().permissions().mode();
         assert_eq!(dir_mode & 0o777, 0o700);
@@ -168,9 +171,13 @@ mod tests {
     fn rejects_path_like_names_and_open_files() {
         let tmp = tempfile::tempdir().unwrap();
         let store = FileSecrets::open(tmp.path()).unwrap();
-        assert!(matches!(store.get("../etc/passwd"), Err(SecretsError::InvalidName(_))));
+        assert!(matches!(
+            store.get("../etc/passwd"),
+            Err(SecretsError::InvalidName(_))
+        ));
         store.put_new("k", b"v").unwrap();
-        std::fs::set_permissions(tmp.path().join("k"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(tmp.path().join("k"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
         assert!(matches!(store.get("k"), Err(SecretsError::TooOpen(_))));
     }
 

@@ -30,7 +30,8 @@ impl Injector for HeaderInjector<'_> {
 
 /// Makes `span` a child of the caller's trace, if the request carries one.
 pub fn adopt_remote_parent(span: &tracing::Span, headers: &HeaderMap) {
-    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
     if parent.span().span_context().is_valid() {
         let _ = span.set_parent(parent);
     }
@@ -39,7 +40,9 @@ pub fn adopt_remote_parent(span: &tracing::Span, headers: &HeaderMap) {
 /// Writes the current span's context into outgoing request headers.
 pub fn inject_current(headers: &mut HeaderMap) {
     let context = tracing::Span::current().context();
-    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&context, &mut HeaderInjector(headers)));
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&context, &mut HeaderInjector(headers))
+    });
 }
 
 /// The current trace id in hex, for logs and error bodies.

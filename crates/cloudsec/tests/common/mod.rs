@@ -1,0 +1,150 @@
+//! Starting the real `cloudsec` binary on free ports, as a user would, and
+//! talking HTTP to it.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cloudsec");
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `cloudsec` command with no inherited `CLOUDSEC_*` variables.
+pub fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("CLOUDSEC_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+/// A running `cloudsec` process; killed on drop if still running.
+pub struct Running {
+    pub child: Child,
+    pub url: String,
+    pub started: Instant,
+    pub ready_after: Duration,
+    stderr: Arc<Mutex<Vec<String>>>,
+    pub data_dir: PathBuf,
+}
+
+impl Running {
+    /// Runs `cloudsec up --data-dir DIR --port PORT` with `env`, and waits
+    /// until the printed URL answers `/healthz`.
+    pub async fn up(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Self {
+        let port = port.to_string();
+        let dir = data_dir.to_str().unwrap();
+        Self::spawn(&["up", "--data-dir", dir, "--port", &port], env, data_dir).await
+    }
+
+    pub async fn spawn(args: &[&str], env: &[(&str, &str)], data_dir: &Path) -> Self {
+        let started = Instant::now();
+        let mut cmd = command(args);
+        cmd.envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("CloudSec is ready at ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        let url =
+            match tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(20)))
+                .await
+                .unwrap()
+            {
+                Ok(url) => url,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "cloudsec did not get ready; stderr:\n{}",
+                        stderr.lock().unwrap().join("\n")
+                    );
+                }
+            };
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(r) = client.get(format!("{url}/healthz")).send().await
+                && r.status() == 200
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "healthz never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Self {
+            child,
+            url,
+            ready_after: started.elapsed(),
+            started,
+            stderr,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub async fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cloudsec did not exit within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
