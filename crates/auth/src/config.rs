@@ -12,6 +12,17 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite://PATH`; unset: `<data_dir>/auth.db`.
     pub database_url: Option<String>,
+    /// `iss` of issued tokens.
+    pub issuer: String,
+    /// `aud` of issued access tokens.
+    pub audience: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh: RefreshConfig,
+    pub password: PasswordConfig,
+    pub lockout: LockoutConfig,
+    /// `Secure` attribute on the refresh cookie. Browsers accept Secure cookies
+    /// from http://localhost, so this stays on even for the embedded mode.
+    pub cookie_secure: bool,
 }
 
 impl Default for Config {
@@ -19,19 +30,174 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             database_url: None,
+            issuer: "cloudsec-auth".into(),
+            audience: "cloudsec".into(),
+            access_token_ttl_secs: 15 * 60,
+            refresh: RefreshConfig::default(),
+            password: PasswordConfig::default(),
+            lockout: LockoutConfig::default(),
+            cookie_secure: true,
+        }
+    }
+}
+
+/// `[auth.refresh]`: lifetimes of a session's refresh tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RefreshConfig {
+    /// A session ends this long after login, however active.
+    pub absolute_ttl_secs: u64,
+    /// A session ends when its refresh token goes unused this long.
+    pub idle_ttl_secs: u64,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        Self {
+            absolute_ttl_secs: 30 * 24 * 3600,
+            idle_ttl_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// `[auth.password]`: NIST 800-63B policy and Argon2id cost.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    pub min_chars: usize,
+    pub max_chars: usize,
+    /// Refuse passwords from the bundled list of common passwords.
+    pub reject_common: bool,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self {
+            min_chars: 8,
+            max_chars: 128,
+            reject_common: true,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+        }
+    }
+}
+
+/// `[auth.lockout]`: brute-force defence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockoutConfig {
+    /// Consecutive failures on one account before it is locked.
+    pub account_threshold: u32,
+    /// First lock duration; doubles with every further lock, up to `max_lock_secs`.
+    pub base_lock_secs: u64,
+    pub max_lock_secs: u64,
+    /// Failures from one client IP within `ip_window_secs` before that IP is refused.
+    pub ip_threshold: u32,
+    pub ip_window_secs: u64,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self {
+            account_threshold: 10,
+            base_lock_secs: 60,
+            max_lock_secs: 3600,
+            ip_threshold: 100,
+            ip_window_secs: 900,
         }
     }
 }
 
 impl Validate for Config {
     fn validate(&self, errors: &mut Vec<ConfigError>) {
-        if let Some(url) = &self.database_url
-            && !url.starts_with("sqlite://")
-        {
-            errors.push(ConfigError::new(
+        let mut check = |ok: bool, key: &str, message: &str| {
+            if !ok {
+                errors.push(ConfigError::new(key, message));
+            }
+        };
+        if let Some(url) = &self.database_url {
+            check(
+                url.starts_with("sqlite://"),
                 "auth.database_url",
                 "must be a sqlite://PATH URL",
-            ));
+            );
         }
+        check(!self.issuer.is_empty(), "auth.issuer", "must not be empty");
+        check(
+            !self.audience.is_empty(),
+            "auth.audience",
+            "must not be empty",
+        );
+        check(
+            (60..=3600).contains(&self.access_token_ttl_secs),
+            "auth.access_token_ttl_secs",
+            "must be between 60 and 3600",
+        );
+        check(
+            self.refresh.idle_ttl_secs >= 60,
+            "auth.refresh.idle_ttl_secs",
+            "must be at least 60",
+        );
+        check(
+            self.refresh.absolute_ttl_secs >= self.refresh.idle_ttl_secs,
+            "auth.refresh.absolute_ttl_secs",
+            "must be at least auth.refresh.idle_ttl_secs",
+        );
+        let p = &self.password;
+        check(
+            p.min_chars >= 8,
+            "auth.password.min_chars",
+            "must be at least 8 (NIST 800-63B)",
+        );
+        check(
+            p.max_chars >= 64 && p.max_chars >= p.min_chars && p.max_chars <= 1024,
+            "auth.password.max_chars",
+            "must be between 64 and 1024",
+        );
+        check(
+            (8 * 1024..=1024 * 1024).contains(&p.argon2_memory_kib),
+            "auth.password.argon2_memory_kib",
+            "must be between 8192 and 1048576",
+        );
+        check(
+            (1..=10).contains(&p.argon2_iterations),
+            "auth.password.argon2_iterations",
+            "must be between 1 and 10",
+        );
+        check(
+            (1..=16).contains(&p.argon2_parallelism),
+            "auth.password.argon2_parallelism",
+            "must be between 1 and 16",
+        );
+        let l = &self.lockout;
+        check(
+            l.account_threshold >= 3,
+            "auth.lockout.account_threshold",
+            "must be at least 3",
+        );
+        check(
+            l.base_lock_secs >= 1,
+            "auth.lockout.base_lock_secs",
+            "must be at least 1",
+        );
+        check(
+            l.max_lock_secs >= l.base_lock_secs,
+            "auth.lockout.max_lock_secs",
+            "must be at least auth.lockout.base_lock_secs",
+        );
+        check(
+            l.ip_threshold >= l.account_threshold,
+            "auth.lockout.ip_threshold",
+            "must be at least auth.lockout.account_threshold",
+        );
+        check(
+            l.ip_window_secs >= 1,
+            "auth.lockout.ip_window_secs",
+            "must be at least 1",
+        );
     }
 }

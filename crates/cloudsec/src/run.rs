@@ -137,6 +137,7 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
     let addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
     let edge = bind(gateway::SERVICE, addr, gateway::router(gateway_state)).await?;
     let url = format!("http://{}", edge.listener.local_addr()?);
+    let mut termination = server::Termination::install().context("installing signal handlers")?;
 
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let mut services = JoinSet::new();
@@ -146,7 +147,7 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
     announce(&url);
 
     let early_exit = tokio::select! {
-        () = server::termination_signal() => None,
+        () = termination.recv() => None,
         Some(done) = edges.join_next() => Some(done),
         Some(done) = services.join_next() => Some(done),
     };
@@ -204,12 +205,13 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
         }
     };
     let url = format!("http://{}", bound.listener.local_addr()?);
+    let mut termination = server::Termination::install().context("installing signal handlers")?;
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let mut servers = JoinSet::new();
     spawn_all(&mut servers, vec![bound], &stop, grace);
     announce(&url);
     let early_exit = tokio::select! {
-        () = server::termination_signal() => None,
+        () = termination.recv() => None,
         Some(done) = servers.join_next() => Some(done),
     };
     stop.cancel();

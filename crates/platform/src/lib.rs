@@ -5,6 +5,7 @@
 //! stack with graceful shutdown, health endpoints, error bodies and secrets.
 
 pub mod config;
+pub mod crypto;
 pub mod data_dir;
 pub mod health;
 pub mod http_metrics;
@@ -14,4 +15,5 @@ pub mod server;
 pub mod sqlite;
 pub mod stack;
 pub mod telemetry;
+pub mod tokens;
 pub mod trace_context;

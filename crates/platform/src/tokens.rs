@@ -1,0 +1,203 @@
+//! Access-token verification, shared by every service that accepts tokens.
+//!
+//! The platform's access tokens are JWTs signed with Ed25519 (`alg: EdDSA`),
+//! `typ: at+jwt`, identified by `kid`. Verification is deliberately narrow
+//! (RFC 8725): the header may contain exactly `alg`, `typ` and `kid`, so
+//! `none`, HMAC or RSA confusion, `jku`/`x5u`/`jwk` key injection and `crit`
+//! extensions are refused before any cryptography runs; the key comes only
+//! from our own key set; `iss`, `aud`, `exp`, `nbf` are checked with a small
+//! explicit leeway; oversized tokens are refused unread.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+
+/// The `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+/// Longest token accepted; ours are ~400 bytes.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 5;
+
+/// Claims of a platform access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// User id.
+    pub sub: String,
+    /// Token id, for revocation of this token.
+    pub jti: String,
+    /// Session id, for revocation of the whole session.
+    pub sid: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+}
+
+/// Why a token was refused. The variants are for logs and metrics; clients
+/// only ever learn that the token is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token too large")]
+    TooLarge,
+    #[error("token malformed")]
+    Malformed,
+    #[error("token header not allowed: {0}")]
+    Header(&'static str),
+    #[error("unknown signing key")]
+    UnknownKey,
+    #[error("token rejected: {0}")]
+    Rejected(String),
+}
+
+/// One public key as published in a JWKS (RFC 8037 OKP key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    /// base64url public key.
+    pub x: String,
+    pub kid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
+    pub use_: Option<String>,
+}
+
+impl Jwk {
+    pub fn ed25519(kid: impl Into<String>, public_key: &[u8]) -> Self {
+        Self {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: URL_SAFE_NO_PAD.encode(public_key),
+            kid: kid.into(),
+            alg: Some("EdDSA".into()),
+            use_: Some("sig".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// The verification keys in force, replaceable while requests read them.
+#[derive(Clone, Default)]
+pub struct KeySet(Arc<ArcSwap<HashMap<String, DecodingKey>>>);
+
+impl KeySet {
+    /// Replaces the keys with the Ed25519 keys of `jwks`; other key types are
+    /// ignored, so a key can never be used with an algorithm it was not made for.
+    pub fn replace(&self, jwks: &Jwks) {
+        let keys = jwks
+            .keys
+            .iter()
+            .filter(|k| k.kty == "OKP" && k.crv == "Ed25519")
+            .filter(|k| URL_SAFE_NO_PAD.decode(&k.x).is_ok_and(|x| x.len() == 32))
+            .filter_map(|k| {
+                DecodingKey::from_ed_components(&k.x)
+                    .ok()
+                    .map(|d| (k.kid.clone(), d))
+            })
+            .collect();
+        self.0.store(Arc::new(keys));
+    }
+
+    pub fn contains(&self, kid: &str) -> bool {
+        self.0.load().contains_key(kid)
+    }
+}
+
+/// Verifies access tokens for one issuer and audience.
+#[derive(Clone)]
+pub struct Verifier {
+    keys: KeySet,
+    validation: Validation,
+}
+
+impl Verifier {
+    pub fn new(issuer: &str, audience: &str, keys: KeySet) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        Self { keys, validation }
+    }
+
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// The `kid` a token names, after the header checks; for key refresh on a miss.
+    pub fn key_id(token: &str) -> Result<String, TokenError> {
+        check_header(token)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let kid = check_header(token)?;
+        let keys = self.keys.0.load();
+        let key = keys.get(&kid).ok_or(TokenError::UnknownKey)?;
+        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| TokenError::Rejected(e.to_string()))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    alg: String,
+    typ: String,
+    kid: String,
+}
+
+/// Checks size, shape and header; returns the `kid`.
+fn check_header(token: &str) -> Result<String, TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+        return Err(TokenError::Malformed);
+    }
+    let raw = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| TokenError::Malformed)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&raw).map_err(|_| TokenError::Malformed)?;
+    if let Some(object) = value.as_object() {
+        for forbidden in ["jku", "x5u", "jwk", "x5c", "crit"] {
+            if object.contains_key(forbidden) {
+                return Err(TokenError::Header(forbidden));
+            }
+        }
+    }
+    let header: Header =
+        serde_json::from_value(value).map_err(|_| TokenError::Header("unexpected field"))?;
+    if header.alg != "EdDSA" {
+        return Err(TokenError::Header("alg"));
+    }
+    if !(header.typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
+        || header.typ.eq_ignore_ascii_case("application/at+jwt"))
+    {
+        return Err(TokenError::Header("typ"));
+    }
+    if header.kid.is_empty() || header.kid.len() > 128 {
+        return Err(TokenError::Header("kid"));
+    }
+    Ok(header.kid)
+}
