@@ -12,6 +12,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite://PATH`; unset: `<data_dir>/auth.db`.
     pub database_url: Option<String>,
+    /// Public base URL of the platform, for the endpoint URLs in discovery
+    /// (`cloudsec up` sets it to the gateway's URL when unset).
+    pub public_url: Option<url::Url>,
     /// `iss` of issued tokens.
     pub issuer: String,
     /// `aud` of issued access tokens.
@@ -30,6 +33,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             database_url: None,
+            public_url: None,
             issuer: "cloudsec-auth".into(),
             audience: "cloudsec".into(),
             access_token_ttl_secs: 15 * 60,

@@ -1,38 +1,142 @@
-//! Authentication service: users and credentials, the platform's tokens.
+//! Authentication service: users and credentials (local identity provider,
+//! Argon2id), the platform's tokens (EdDSA access JWTs, rotating refresh
+//! tokens, sessions), revocation, brute-force defence and audit.
 
+mod audit;
+mod brute_force;
+mod clock;
 pub mod config;
 mod db;
+mod email;
+mod error;
+mod extract;
+mod http;
+pub mod keys;
+mod login;
+mod password;
+mod session;
+mod user;
 
 use std::path::Path;
+use std::sync::Arc;
 
+use anyhow::Context;
 use axum::Router;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ipnet::IpNet;
+use platform::revocation::DenyList;
+use platform::secrets::FileSecrets;
+use platform::tokens::{AccessClaims, Verifier};
+use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
-use db::Database;
+
+use crate::audit::Audit;
+use crate::brute_force::BruteForce;
+use crate::db::Database;
+use crate::email::EmailVault;
+use crate::error::Error;
+use crate::keys::SigningKeys;
+use crate::password::{PasswordHasherPool, PasswordPolicy};
 
 /// Name used in logs, metrics and traces.
 pub const SERVICE: &str = "auth";
+/// Client id of the platform's internal services (introspection, profile lookup).
+pub const SERVICE_CLIENT_ID: &str = "cloudsec-internal";
+/// Secret (in the secrets provider) shared with the internal service clients.
+pub const SERVICE_CLIENT_SECRET: &str = "service-client-secret";
 
 /// Everything a request handler needs.
 #[derive(Clone)]
 pub struct State {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
     db: Database,
+    hasher: PasswordHasherPool,
+    policy: PasswordPolicy,
+    keys: SigningKeys,
+    verifier: Verifier,
+    deny: DenyList,
+    brute_force: BruteForce,
+    audit: Audit,
+    emails: EmailVault,
+    service_secret: String,
+    trusted_proxies: Vec<IpNet>,
 }
 
 impl State {
-    /// Opens and migrates the user database; `data_dir` holds the SQLite file by default.
-    pub async fn from_config(config: &Config, data_dir: &Path) -> anyhow::Result<Self> {
+    /// Opens and migrates the user database (SQLite in `data_dir` by default),
+    /// loads keys from `secrets` (generating them on first start), restores the
+    /// deny-list from recent revocations, and watches the signing keys for
+    /// rotation until `shutdown`.
+    pub async fn from_config(
+        config: &Config,
+        data_dir: &Path,
+        secrets: &FileSecrets,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let db = Database::open(config, data_dir).await?;
-        Ok(Self { db })
+        let keys = SigningKeys::open(secrets.clone()).context("loading signing keys")?;
+        keys.watch(shutdown);
+        let verifier = Verifier::new(&config.issuer, &config.audience, keys.verification_keys());
+        let emails = EmailVault::open(secrets).context("loading email keys")?;
+        let service_secret = secrets.get_or_generate(SERVICE_CLIENT_SECRET, 32)?;
+        let deny = DenyList::new();
+        restore_deny_list(&db, &deny, config).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                hasher: PasswordHasherPool::new(&config.password)?,
+                policy: PasswordPolicy::new(&config.password),
+                brute_force: BruteForce::new(db.clone(), config.lockout.clone()),
+                audit: Audit::new(db.clone()),
+                config: config.clone(),
+                db,
+                keys,
+                verifier,
+                deny,
+                emails,
+                service_secret: URL_SAFE_NO_PAD.encode(service_secret.expose()),
+                trusted_proxies: platform::client_ip::loopback(),
+            }),
+        })
     }
+
+    /// Verifies an access token and checks it against the deny-list.
+    pub(crate) fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
+        let claims = self.inner.verifier.verify(token).map_err(|e| {
+            tracing::debug!(reason = %e, "access token refused");
+            Error::TokenInvalid
+        })?;
+        if self.inner.deny.is_revoked(&claims) {
+            return Err(Error::TokenInvalid);
+        }
+        Ok(claims)
+    }
+}
+
+/// Revocations younger than the longest access token are still in force.
+async fn restore_deny_list(db: &Database, deny: &DenyList, config: &Config) -> anyhow::Result<()> {
+    let now = clock::now();
+    let since = now - i64::try_from(config.access_token_ttl_secs).unwrap_or(3600) - 60;
+    for sid in db.sessions_revoked_since(since).await? {
+        deny.deny_session(&sid);
+    }
+    for (jti, _) in db.revoked_access_tokens(now).await? {
+        deny.deny_token(&jti);
+    }
+    Ok(())
 }
 
 /// The service's complete router, wrapped in the platform request stack.
 pub fn router(state: State) -> Router {
-    let db = state.db.clone();
+    let db = state.inner.db.clone();
     let readiness = platform::health::Readiness::new().with_check("database", move || {
         let db = db.clone();
         async move { db.ping().await.map_err(|e| e.to_string()) }
     });
-    platform::stack::wrap(Router::new().with_state(state), SERVICE, readiness)
+    platform::stack::wrap(http::router().with_state(state), SERVICE, readiness)
 }

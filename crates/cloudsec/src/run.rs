@@ -109,8 +109,21 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
     platform::data_dir::prepare(&settings.data_dir)
         .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))?;
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let secrets = settings.secrets_store()?;
+    let services_stop = CancellationToken::new();
+    let gateway_stop = CancellationToken::new();
+    if settings.auth.public_url.is_none() {
+        let port = settings.gateway.port;
+        settings.auth.public_url =
+            url::Url::parse(&format!("http://{}:{port}/", settings.gateway.bind)).ok();
+    }
     let (auth_state, business_state) = tokio::try_join!(
-        auth::State::from_config(&settings.auth, &settings.data_dir),
+        auth::State::from_config(
+            &settings.auth,
+            &settings.data_dir,
+            &secrets,
+            services_stop.clone()
+        ),
         business::State::from_config(&settings.business, &settings.data_dir),
     )?;
     let auth = bind(auth::SERVICE, loopback, auth::router(auth_state)).await?;
@@ -131,8 +144,6 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
         .business
         .get_or_insert(gateway::UpstreamList(vec![business_url]));
 
-    let services_stop = CancellationToken::new();
-    let gateway_stop = CancellationToken::new();
     let gateway_state = gateway::State::from_config(&settings.gateway, gateway_stop.clone());
     let addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
     let edge = bind(gateway::SERVICE, addr, gateway::router(gateway_state)).await?;
@@ -187,7 +198,14 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
             platform::data_dir::prepare(&settings.data_dir).with_context(|| {
                 format!("data_dir: cannot create {}", settings.data_dir.display())
             })?;
-            let state = auth::State::from_config(&settings.auth, &settings.data_dir).await?;
+            let secrets = settings.secrets_store()?;
+            let state = auth::State::from_config(
+                &settings.auth,
+                &settings.data_dir,
+                &secrets,
+                stop.clone(),
+            )
+            .await?;
             bind(auth::SERVICE, settings.auth.listen, auth::router(state)).await?
         }
         Service::Business => {

@@ -3,9 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use platform::config::{
     ConfigError, ConfigErrors, SecretsConfig, ServerConfig, TelemetryConfig, Validate,
 };
+use platform::secrets::FileSecrets;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +68,18 @@ pub struct GatewayOverrides {
 impl Settings {
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigErrors> {
         platform::config::load(file, overrides)
+    }
+
+    /// The secrets store (`secrets.file.dir`, default `<data_dir>/secrets`).
+    pub fn secrets_store(&self) -> anyhow::Result<FileSecrets> {
+        let dir = self
+            .secrets
+            .file
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secrets"));
+        FileSecrets::open(&dir)
+            .with_context(|| format!("secrets.file.dir: cannot open {}", dir.display()))
     }
 
     /// The effective configuration as TOML, with credentials inside URLs masked.

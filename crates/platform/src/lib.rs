@@ -4,12 +4,14 @@
 //! configuration loading, telemetry (logs, traces, metrics), the HTTP serving
 //! stack with graceful shutdown, health endpoints, error bodies and secrets.
 
+pub mod client_ip;
 pub mod config;
 pub mod crypto;
 pub mod data_dir;
 pub mod health;
 pub mod http_metrics;
 pub mod problem;
+pub mod revocation;
 pub mod secrets;
 pub mod server;
 pub mod sqlite;

@@ -28,6 +28,13 @@ pub enum SecretsError {
     TooOpen(PathBuf),
 }
 
+fn io_error(name: &str, source: std::io::Error) -> SecretsError {
+    SecretsError::Io {
+        name: name.to_owned(),
+        source,
+    }
+}
+
 /// Secret bytes; `Debug` never prints them.
 #[derive(Clone)]
 pub struct Secret(Arc<[u8]>);
@@ -81,10 +88,7 @@ impl FileSecrets {
     /// Reads a secret; `None` when it does not exist.
     pub fn get(&self, name: &str) -> Result<Option<Secret>, SecretsError> {
         let path = self.path(name)?;
-        let io = |source| SecretsError::Io {
-            name: name.to_owned(),
-            source,
-        };
+        let io = |source| io_error(name, source);
         let meta = match std::fs::metadata(&path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -104,10 +108,28 @@ impl FileSecrets {
     /// that is stored afterwards (the existing one if another writer won).
     pub fn put_new(&self, name: &str, value: &[u8]) -> Result<Secret, SecretsError> {
         let path = self.path(name)?;
-        let io = |source| SecretsError::Io {
-            name: name.to_owned(),
-            source,
-        };
+        let file = self.staged(name, value)?;
+        match file.persist_noclobber(&path) {
+            Ok(_) => Ok(Secret(value.into())),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => self
+                .get(name)?
+                .ok_or_else(|| io_error(name, std::io::Error::other("vanished after creation"))),
+            Err(e) => Err(io_error(name, e.error)),
+        }
+    }
+
+    /// Replaces `name` atomically: readers see the old or the new value, never a mix.
+    pub fn replace(&self, name: &str, value: &[u8]) -> Result<(), SecretsError> {
+        let path = self.path(name)?;
+        self.staged(name, value)?
+            .persist(&path)
+            .map(drop)
+            .map_err(|e| io_error(name, e.error))
+    }
+
+    /// A fully written and synced 0600 temporary file in the store's directory.
+    fn staged(&self, name: &str, value: &[u8]) -> Result<tempfile::NamedTempFile, SecretsError> {
+        let io = |source| io_error(name, source);
         // tempfile creates the file 0600 before anything is written to it.
         let mut file = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
         file.as_file()
@@ -116,13 +138,7 @@ impl FileSecrets {
         file.write_all(URL_SAFE_NO_PAD.encode(value).as_bytes())
             .map_err(io)?;
         file.as_file().sync_all().map_err(io)?;
-        match file.persist_noclobber(&path) {
-            Ok(_) => Ok(Secret(value.into())),
-            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => self
-                .get(name)?
-                .ok_or_else(|| io(std::io::Error::other("vanished after creation"))),
-            Err(e) => Err(io(e.error)),
-        }
+        Ok(file)
     }
 
     /// Returns the secret, generating `len` random bytes on first use.
@@ -165,6 +181,20 @@ mod tests {
         store.put_new("k", b"one").unwrap();
         let kept = store.put_new("k", b"two").unwrap();
         assert_eq!(kept.expose(), b"one");
+    }
+
+    #[test]
+    fn replace_swaps_the_value() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = FileSecrets::open(tmp.path()).unwrap();
+        store.put_new("k", b"one").unwrap();
+        store.replace("k", b"two").unwrap();
+        assert_eq!(store.get("k").unwrap().unwrap().expose(), b"two");
+        let mode = std::fs::metadata(tmp.path().join("k"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

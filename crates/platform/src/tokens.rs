@@ -201,3 +201,22 @@ fn check_header(token: &str) -> Result<String, TokenError> {
     }
     Ok(header.kid)
 }
+
+/// The token of an `Authorization: Token <jwt>` (RealWorld) or
+/// `Authorization: Bearer <jwt>` header. `Ok(None)`: no such header;
+/// `Err`: a header that is not one of those two forms.
+pub fn from_authorization(headers: &http::HeaderMap) -> Result<Option<&str>, TokenError> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| TokenError::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(TokenError::Malformed)?;
+    let token = token.trim();
+    if (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
+        && !token.is_empty()
+    {
+        Ok(Some(token))
+    } else {
+        Err(TokenError::Malformed)
+    }
+}

@@ -1,0 +1,271 @@
+//! The RealWorld user routes: `POST /api/users`, `POST /api/users/login`,
+//! `GET /api/user`, `PUT /api/user`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::body::{JsonBody, present};
+use super::cookie;
+use crate::audit::{Event, Kind};
+use crate::db::{NewUser, UserChanges, UserRow};
+use crate::error::{Error, Result};
+use crate::extract::{AuthUser, ClientIp, UserAgent};
+use crate::session::Issued;
+use crate::user::{Email, Username, parse_bio, parse_image};
+use crate::{State as Auth, clock};
+
+pub fn router() -> Router<Auth> {
+    Router::new()
+        .route("/api/users", post(register))
+        .route("/api/users/login", post(login))
+        .route("/api/user", get(current).put(update))
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    user: Option<T>,
+}
+
+#[derive(Deserialize, Default)]
+struct Registration {
+    username: Option<String>,
+    email: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Login {
+    email: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Update {
+    #[serde(default, deserialize_with = "present")]
+    username: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    password: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    bio: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    image: Option<Option<String>>,
+}
+
+#[derive(Serialize)]
+struct UserBody {
+    user: UserView,
+}
+
+#[derive(Serialize)]
+struct UserView {
+    email: String,
+    token: String,
+    username: String,
+    bio: Option<String>,
+    image: Option<String>,
+}
+
+impl Auth {
+    fn view(&self, user: UserRow, token: String) -> Result<Json<UserBody>> {
+        let email = self
+            .inner
+            .emails
+            .open_for(&user.id, &user.email_ciphertext)?;
+        Ok(Json(UserBody {
+            user: UserView {
+                email,
+                token,
+                username: user.username,
+                bio: user.bio,
+                image: user.image,
+            },
+        }))
+    }
+
+    /// The user body plus the refresh cookie of a new session.
+    fn signed_in(&self, status: StatusCode, user: UserRow, issued: Issued) -> Result<Response> {
+        let secure = self.inner.config.cookie_secure;
+        let cookie = cookie::set(
+            &issued.refresh_token,
+            issued.session_expires_at - clock::now(),
+            secure,
+        );
+        let body = self.view(user, issued.access_token)?;
+        Ok((status, [(cookie::header(), cookie)], body).into_response())
+    }
+}
+
+fn required(value: Option<&str>, field: &'static str) -> Result<()> {
+    if value.is_none_or(str::is_empty) {
+        Err(Error::invalid(field, "can't be blank"))
+    } else {
+        Ok(())
+    }
+}
+
+async fn register(
+    State(auth): State<Auth>,
+    ClientIp(ip): ClientIp,
+    UserAgent(agent): UserAgent,
+    JsonBody(body): JsonBody<Envelope<Registration>>,
+) -> Result<Response> {
+    let input = body.user.unwrap_or_default();
+    let username = Username::parse(input.username.as_deref().unwrap_or_default())
+        .map_err(|m| Error::invalid("username", m))?;
+    let email = Email::parse(input.email.as_deref().unwrap_or_default())
+        .map_err(|m| Error::invalid("email", m))?;
+    let password = input.password.unwrap_or_default();
+    auth.inner
+        .policy
+        .check(&password)
+        .map_err(|m| Error::invalid("password", m))?;
+
+    let id = uuid::Uuid::now_v7().to_string();
+    let password_hash = auth.inner.hasher.hash(password).await?;
+    let email_hash = auth.inner.emails.index(email.as_str());
+    let email_ciphertext = auth.inner.emails.seal(&id, email.as_str())?;
+    auth.inner
+        .db
+        .insert_user(&NewUser {
+            id: &id,
+            username: username.as_str(),
+            email_hash: &email_hash,
+            email_ciphertext: &email_ciphertext,
+            password_hash: &password_hash,
+            now: clock::now(),
+        })
+        .await?;
+    let issued = auth.start_session(&id, agent.as_deref()).await?;
+    auth.inner
+        .audit
+        .record(
+            Event::new(Kind::Register)
+                .user(&id)
+                .session(&issued.session_id)
+                .ip(ip),
+        )
+        .await;
+    let user = auth
+        .inner
+        .db
+        .user_by_id(&id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("user vanished after insert"))?;
+    auth.signed_in(StatusCode::CREATED, user, issued)
+}
+
+async fn login(
+    State(auth): State<Auth>,
+    ClientIp(ip): ClientIp,
+    UserAgent(agent): UserAgent,
+    JsonBody(body): JsonBody<Envelope<Login>>,
+) -> Result<Response> {
+    let input = body.user.unwrap_or_default();
+    required(input.email.as_deref().map(str::trim), "email")?;
+    required(input.password.as_deref(), "password")?;
+    let (email, password) = (
+        input.email.unwrap_or_default(),
+        input.password.unwrap_or_default(),
+    );
+    let user = auth.authenticate(&email, &password, ip).await?;
+    let issued = auth.start_session(&user.id, agent.as_deref()).await?;
+    auth.inner
+        .audit
+        .record(
+            Event::new(Kind::LoginSuccess)
+                .user(&user.id)
+                .session(&issued.session_id)
+                .ip(ip),
+        )
+        .await;
+    auth.signed_in(StatusCode::OK, user, issued)
+}
+
+async fn current(State(auth): State<Auth>, user: AuthUser) -> Result<Json<UserBody>> {
+    let row = auth
+        .inner
+        .db
+        .user_by_id(&user.claims.sub)
+        .await?
+        .ok_or(Error::TokenInvalid)?;
+    auth.view(row, user.token)
+}
+
+async fn update(
+    State(auth): State<Auth>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    JsonBody(body): JsonBody<Envelope<Update>>,
+) -> Result<Json<UserBody>> {
+    let input = body.user.unwrap_or_default();
+    let id = user.claims.sub.as_str();
+    let mut changes = UserChanges::default();
+    if let Some(username) = input.username {
+        let parsed = Username::parse(username.as_deref().unwrap_or_default())
+            .map_err(|m| Error::invalid("username", m))?;
+        changes.username = Some(parsed.as_str().to_owned());
+    }
+    if let Some(email) = input.email {
+        let parsed = Email::parse(email.as_deref().unwrap_or_default())
+            .map_err(|m| Error::invalid("email", m))?;
+        let emails = &auth.inner.emails;
+        changes.email = Some((
+            emails.index(parsed.as_str()),
+            emails.seal(id, parsed.as_str())?,
+        ));
+    }
+    if let Some(bio) = input.bio {
+        changes.bio = Some(parse_bio(bio).map_err(|m| Error::invalid("bio", m))?);
+    }
+    if let Some(image) = input.image {
+        changes.image = Some(parse_image(image).map_err(|m| Error::invalid("image", m))?);
+    }
+    let password_changed = match input.password {
+        Some(password) => {
+            let password = password.unwrap_or_default();
+            auth.inner
+                .policy
+                .check(&password)
+                .map_err(|m| Error::invalid("password", m))?;
+            changes.password_hash = Some(auth.inner.hasher.hash(password).await?);
+            true
+        }
+        None => false,
+    };
+    auth.inner.db.update_user(id, changes, clock::now()).await?;
+    if password_changed {
+        // A new password ends every other session: whoever knew the old one is out.
+        let ended = auth
+            .inner
+            .db
+            .revoke_other_sessions(id, &user.claims.sid, "password_change", clock::now())
+            .await?;
+        for sid in &ended {
+            auth.inner.deny.deny_session(sid);
+        }
+        auth.inner
+            .audit
+            .record(
+                Event::new(Kind::PasswordChange)
+                    .user(id)
+                    .session(&user.claims.sid)
+                    .ip(ip)
+                    .detail(json!({"other_sessions_revoked": ended.len()})),
+            )
+            .await;
+    }
+    let row = auth
+        .inner
+        .db
+        .user_by_id(id)
+        .await?
+        .ok_or(Error::TokenInvalid)?;
+    auth.view(row, user.token)
+}
