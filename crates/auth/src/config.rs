@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Where `cloudsec serve auth` listens (`cloudsec up` picks a free loopback port).
     pub listen: SocketAddr,
-    /// `sqlite://PATH`; unset: `<data_dir>/auth.db`.
+    /// `sqlite://PATH` or `postgres://user:password@host/db`; unset: `<data_dir>/auth.db`.
     pub database_url: Option<String>,
     /// Public base URL of the platform, for the endpoint URLs in discovery
     /// (`cloudsec up` sets it to the gateway's URL when unset).
@@ -125,9 +125,11 @@ impl Validate for Config {
         };
         if let Some(url) = &self.database_url {
             check(
-                url.starts_with("sqlite://"),
+                ["sqlite://", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|scheme| url.starts_with(scheme)),
                 "auth.database_url",
-                "must be a sqlite://PATH URL",
+                "must be a sqlite://PATH or postgres://… URL",
             );
         }
         check(!self.issuer.is_empty(), "auth.issuer", "must not be empty");
