@@ -151,6 +151,23 @@ pub fn rotate(store: &FileSecrets, retain: Duration) -> anyhow::Result<String> {
     Ok(kid)
 }
 
+/// `(kid, created_at)` of every stored key, oldest first; no key material.
+pub fn list(store: &FileSecrets) -> anyhow::Result<Vec<(String, i64)>> {
+    let Some(raw) = store.get(SECRET)? else {
+        return Ok(Vec::new());
+    };
+    let mut keys: Vec<StoredKey> =
+        serde_json::from_slice(raw.expose()).context("parsing signing keys")?;
+    keys.sort_by_key(|k| k.created_at);
+    Ok(keys.into_iter().map(|k| (k.kid, k.created_at)).collect())
+}
+
+/// How long a superseded key stays published: every token it signed must
+/// have expired, and verifiers' cached JWKS must have been refreshed.
+pub fn retention(config: &crate::Config) -> Duration {
+    Duration::from_secs(config.access_token_ttl_secs + 120)
+}
+
 fn new_key() -> anyhow::Result<StoredKey> {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
         .map_err(|_| anyhow::anyhow!("generating an Ed25519 key"))?;

@@ -40,6 +40,11 @@ pub enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Manage the access-token signing keys in the secrets provider.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -60,4 +65,13 @@ pub enum ConfigAction {
     Check,
     /// Print the effective configuration as TOML, secrets redacted.
     Print,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Add a new signing key. Running auth services start signing with it within
+    /// seconds; the previous key stays published until its tokens have expired.
+    Rotate,
+    /// List key ids and creation times (never key material).
+    List,
 }

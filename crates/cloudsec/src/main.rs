@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, ConfigAction};
+use cli::{Cli, Command, ConfigAction, KeysAction};
 use settings::{GatewayOverrides, Overrides, Settings};
 
 /// Exit code for invalid configuration (`EX_USAGE`-like, distinct from runtime failure).
@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let port = match &cli.command {
         Command::Up { port } | Command::Serve { port, .. } => *port,
-        Command::Config { .. } => None,
+        Command::Config { .. } | Command::Keys { .. } => None,
     };
     let overrides = Overrides {
         data_dir: cli.data_dir.clone(),
@@ -51,7 +51,30 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Keys { action } => match keys(&settings, action) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cloudsec: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Up { .. } => run::run(settings, run::Mode::Up),
         Command::Serve { service, .. } => run::run(settings, run::Mode::Serve(service)),
     }
+}
+
+fn keys(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
+    let store = settings.secrets_store()?;
+    match action {
+        KeysAction::Rotate => {
+            let kid = auth::keys::rotate(&store, auth::keys::retention(&settings.auth))?;
+            println!("new signing key {kid}");
+        }
+        KeysAction::List => {
+            for (kid, created_at) in auth::keys::list(&store)? {
+                println!("{kid}\tcreated {created_at}");
+            }
+        }
+    }
+    Ok(())
 }
