@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Sets up what the test suite needs and runs all of it: unit tests and the
-# integration tests that start the real platform on free loopback ports.
-# Needs: a Rust toolchain. Idempotent; quick when everything is in place.
+# Sets up what the test suite needs and runs all of it:
+#   1. unit and integration tests (cargo test): the integration tests start the
+#      real services on free loopback ports, against SQLite and against the
+#      PostgreSQL server on 127.0.0.1:5432;
+#   2. the RealWorld Hurl conformance files through the gateway of `cloudsec up`.
+# Needs: a Rust toolchain, PostgreSQL on 127.0.0.1:5432 (trust auth, database
+# `test`). Idempotent; quick when everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloudsec-ci/target}"
+export CLOUDSEC_CI_CACHE="${CLOUDSEC_CI_CACHE:-$HOME/.cache/cloudsec-ci}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CLOUDSEC_CI_CACHE/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+bash scripts/tools.sh
+pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 || {
+  echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2
+  exit 1
+}
+
+bash scripts/conformance.sh
 cargo test --workspace --locked

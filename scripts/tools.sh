@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the test tools that are not part of the Rust toolchain, into a cache
+# outside the clone. Idempotent: quick when everything is present.
+#   hurl 8.0.1   (RealWorld API conformance suite)
+set -euo pipefail
+
+CACHE="${CLOUDSEC_CI_CACHE:-$HOME/.cache/cloudsec-ci}"
+TOOLS="$CACHE/tools"
+mkdir -p "$TOOLS"
+export PATH="$TOOLS/bin:$PATH"
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+if [ "$(hurl --version 2>/dev/null | head -1 | awk '{print $2}')" != "8.0.1" ]; then
+  apt_install libcurl4-openssl-dev libclang-dev pkg-config
+  echo "building hurl 8.0.1 (once; cached in $TOOLS)"
+  CARGO_TARGET_DIR="$CACHE/tools-target" cargo install --locked --quiet --root "$TOOLS" hurl@8.0.1
+fi
