@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CACHE="${CLOUDSEC_CI_CACHE:-$HOME/.cache/cloudsec-ci}"
+CACHE="${CI_CACHE_DIR:-$HOME/.cache/cloudsec-ci}"
 export PATH="$CACHE/tools/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 REALWORLD_DIR="${REALWORLD_DIR:-../shared/conformance/realworld}"

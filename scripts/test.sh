@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CLOUDSEC_CI_CACHE="${CLOUDSEC_CI_CACHE:-$HOME/.cache/cloudsec-ci}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CLOUDSEC_CI_CACHE/target}"
+export CI_CACHE_DIR="${CI_CACHE_DIR:-$HOME/.cache/cloudsec-ci}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CI_CACHE_DIR/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 bash scripts/tools.sh

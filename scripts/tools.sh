@@ -4,7 +4,7 @@
 #   hurl 8.0.1   (RealWorld API conformance suite)
 set -euo pipefail
 
-CACHE="${CLOUDSEC_CI_CACHE:-$HOME/.cache/cloudsec-ci}"
+CACHE="${CI_CACHE_DIR:-$HOME/.cache/cloudsec-ci}"
 TOOLS="$CACHE/tools"
 mkdir -p "$TOOLS"
 export PATH="$TOOLS/bin:$PATH"
