@@ -6,11 +6,10 @@
 //! client IP: too many failures within a window and that IP is refused.
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use moka::sync::Cache;
+use platform::counter::WindowCounter;
+use platform::redis::Redis;
 
 use crate::clock;
 use crate::config::LockoutConfig;
@@ -27,15 +26,17 @@ pub struct Refused {
 pub struct BruteForce {
     db: Database,
     config: LockoutConfig,
-    ip_failures: Cache<IpAddr, Arc<AtomicU32>>,
+    /// Failures per client IP in the current window (shared through Redis when configured).
+    ip_failures: WindowCounter,
 }
 
 impl BruteForce {
-    pub fn new(db: Database, config: LockoutConfig) -> Self {
-        let ip_failures = Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(Duration::from_secs(config.ip_window_secs))
-            .build();
+    pub fn new(db: Database, config: LockoutConfig, redis: Option<Redis>) -> Self {
+        let ip_failures = WindowCounter::new(
+            "login-failures-ip",
+            Duration::from_secs(config.ip_window_secs),
+            redis,
+        );
         Self {
             db,
             config,
@@ -50,11 +51,8 @@ impl BruteForce {
         ip: Option<IpAddr>,
     ) -> anyhow::Result<Result<(), Refused>> {
         if let Some(ip) = ip {
-            let failures = self
-                .ip_failures
-                .get(&ip)
-                .map_or(0, |c| c.load(Ordering::Relaxed));
-            if failures >= self.config.ip_threshold {
+            let failures = self.ip_failures.get(&ip.to_string()).await?;
+            if failures >= u64::from(self.config.ip_threshold) {
                 return Ok(Err(Refused {
                     retry_after_secs: self.config.ip_window_secs,
                     by_ip: true,
@@ -74,9 +72,7 @@ impl BruteForce {
     /// Counts a failed attempt; returns the lock end when this failure locked the account.
     pub async fn failed(&self, account: &[u8], ip: Option<IpAddr>) -> anyhow::Result<Option<i64>> {
         if let Some(ip) = ip {
-            self.ip_failures
-                .get_with(ip, || Arc::new(AtomicU32::new(0)))
-                .fetch_add(1, Ordering::Relaxed);
+            self.ip_failures.increment(&ip.to_string()).await?;
         }
         Ok(self
             .db

@@ -25,7 +25,7 @@ impl FromRequestParts<State> for AuthUser {
         let token = tokens::from_authorization(&parts.headers)
             .map_err(|_| Error::TokenInvalid)?
             .ok_or(Error::TokenMissing)?;
-        let claims = state.verify(token)?;
+        let claims = state.verify(token).await?;
         Ok(Self {
             claims,
             token: token.to_owned(),

@@ -17,18 +17,17 @@ mod password;
 mod session;
 mod user;
 
-use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use axum::Router;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ipnet::IpNet;
+use platform::context::Context;
 use platform::revocation::DenyList;
-use platform::secrets::FileSecrets;
 use platform::tokens::{AccessClaims, Verifier};
-use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
@@ -69,29 +68,29 @@ struct Inner {
 }
 
 impl State {
-    /// Opens and migrates the user database (SQLite in `data_dir` by default),
-    /// loads keys from `secrets` (generating them on first start), restores the
-    /// deny-list from recent revocations, and watches the signing keys for
-    /// rotation until `shutdown`.
-    pub async fn from_config(
-        config: &Config,
-        data_dir: &Path,
-        secrets: &FileSecrets,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<Self> {
-        let db = Database::open(config, data_dir).await?;
+    /// Opens and migrates the user database (SQLite in the data dir by
+    /// default), loads keys from the secrets provider (generating them on
+    /// first start), restores the deny-list from recent revocations, and
+    /// watches the signing keys for rotation until shutdown.
+    pub async fn from_config(config: &Config, context: &Context) -> anyhow::Result<Self> {
+        let db = Database::open(config, &context.data_dir).await?;
+        let secrets = &context.secrets;
         let keys = SigningKeys::open(secrets.clone()).context("loading signing keys")?;
-        keys.watch(shutdown);
+        keys.watch(context.shutdown.clone());
         let verifier = Verifier::new(&config.issuer, &config.audience, keys.verification_keys());
         let emails = EmailVault::open(secrets).context("loading email keys")?;
         let service_secret = secrets.get_or_generate(SERVICE_CLIENT_SECRET, 32)?;
-        let deny = DenyList::new();
+        let deny = DenyList::new(context.redis.clone());
         restore_deny_list(&db, &deny, config).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 hasher: PasswordHasherPool::new(&config.password)?,
                 policy: PasswordPolicy::new(&config.password),
-                brute_force: BruteForce::new(db.clone(), config.lockout.clone()),
+                brute_force: BruteForce::new(
+                    db.clone(),
+                    config.lockout.clone(),
+                    context.redis.clone(),
+                ),
                 audit: Audit::new(db.clone()),
                 config: config.clone(),
                 db,
@@ -106,15 +105,26 @@ impl State {
     }
 
     /// Verifies an access token and checks it against the deny-list.
-    pub(crate) fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
+    pub(crate) async fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
         let claims = self.inner.verifier.verify(token).map_err(|e| {
             tracing::debug!(reason = %e, "access token refused");
             Error::TokenInvalid
         })?;
-        if self.inner.deny.is_revoked(&claims) {
+        if self
+            .inner
+            .deny
+            .is_revoked(&claims)
+            .await
+            .map_err(anyhow::Error::from)?
+        {
             return Err(Error::TokenInvalid);
         }
         Ok(claims)
+    }
+
+    /// How long a session's access tokens can still be alive.
+    pub(crate) fn session_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.inner.config.access_token_ttl_secs + platform::tokens::LEEWAY_SECS)
     }
 }
 
@@ -122,11 +132,16 @@ impl State {
 async fn restore_deny_list(db: &Database, deny: &DenyList, config: &Config) -> anyhow::Result<()> {
     let now = clock::now();
     let since = now - i64::try_from(config.access_token_ttl_secs).unwrap_or(3600) - 60;
+    let ttl = Duration::from_secs(config.access_token_ttl_secs + platform::tokens::LEEWAY_SECS);
     for sid in db.sessions_revoked_since(since).await? {
-        deny.deny_session(&sid);
+        deny.deny_session(&sid, ttl).await?;
     }
-    for (jti, _) in db.revoked_access_tokens(now).await? {
-        deny.deny_token(&jti);
+    for (jti, exp) in db.revoked_access_tokens(now).await? {
+        deny.deny_token(
+            &jti,
+            Duration::from_secs(u64::try_from(exp - now).unwrap_or(1)),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -134,9 +149,16 @@ async fn restore_deny_list(db: &Database, deny: &DenyList, config: &Config) -> a
 /// The service's complete router, wrapped in the platform request stack.
 pub fn router(state: State) -> Router {
     let db = state.inner.db.clone();
-    let readiness = platform::health::Readiness::new().with_check("database", move || {
+    let mut readiness = platform::health::Readiness::new().with_check("database", move || {
         let db = db.clone();
         async move { db.ping().await.map_err(|e| e.to_string()) }
     });
+    if let DenyList::Redis(redis) = &state.inner.deny {
+        let redis = redis.clone();
+        readiness = readiness.with_check("redis", move || {
+            let redis = redis.clone();
+            async move { redis.ping().await.map_err(|e| e.to_string()) }
+        });
+    }
     platform::stack::wrap(http::router().with_state(state), SERVICE, readiness)
 }

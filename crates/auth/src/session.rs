@@ -150,7 +150,11 @@ impl State {
     /// Revokes a session: its refresh tokens stop at once (database) and its
     /// access tokens too (deny-list).
     pub(crate) async fn end_session(&self, sid: &str, reason: &str) -> Result<bool> {
-        self.inner.deny.deny_session(sid);
+        self.inner
+            .deny
+            .deny_session(sid, self.session_token_ttl())
+            .await
+            .map_err(anyhow::Error::from)?;
         Ok(self
             .inner
             .db

@@ -27,7 +27,7 @@ async fn raw_contents(auth: &TestAuth, backend: Backend) -> String {
     match backend {
         Backend::Sqlite => {
             let mut all = Vec::new();
-            for entry in std::fs::read_dir(auth.data_dir.path()).unwrap() {
+            for entry in std::fs::read_dir(&auth.data_dir).unwrap() {
                 let path = entry.unwrap().path();
                 if path.is_file() {
                     all.extend(std::fs::read(&path).unwrap());

@@ -457,3 +457,57 @@ on_both_backends!(
     internal_profile_lookup,
     key_rotation_without_restart,
 );
+
+/// Replicas sharing PostgreSQL and Redis: a logout on one is refused by the other at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_on_one_replica_is_seen_by_the_other_through_redis() {
+    let a = TestAuth::start_full(Backend::Postgres, common::fast_config(), true).await;
+    let b = a.replica().await;
+    let token = a.register("replicated", PASSWORD).await;
+    assert_eq!(
+        b.get_user(&token).await,
+        StatusCode::OK,
+        "replica B verifies A's token"
+    );
+    let logout = a
+        .client
+        .post(format!("{}/auth/logout", a.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let start = Instant::now();
+    assert_eq!(b.get_user(&token).await, StatusCode::UNAUTHORIZED);
+    assert!(start.elapsed() < Duration::from_secs(1));
+    // And a fresh replica started afterwards knows it too (Redis, not memory).
+    let c = a.replica().await;
+    assert_eq!(c.get_user(&token).await, StatusCode::UNAUTHORIZED);
+}
+
+/// Failed logins per client IP are counted across replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_failures_are_counted_across_replicas_through_redis() {
+    let mut config = common::fast_config();
+    config.lockout.account_threshold = 100;
+    config.lockout.ip_threshold = 100;
+    let a = TestAuth::start_full(Backend::Sqlite, config, true).await;
+    let b = a.replica().await;
+    for (i, instance) in [&a, &b].into_iter().cycle().take(100).enumerate() {
+        let (status, _) = instance
+            .post("/api/users/login", json!({"user": {"email": format!("u{i}@example.com"), "password": "wrong password"}}))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    for instance in [&a, &b] {
+        let refused = instance
+            .client
+            .post(format!("{}/api/users/login", instance.url))
+            .json(&json!({"user": {"email": "fresh@example.com", "password": "wrong password"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.headers().contains_key("retry-after"));
+    }
+}

@@ -6,7 +6,6 @@ mod error;
 mod http;
 pub mod store;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -25,9 +24,12 @@ pub struct State {
 }
 
 impl State {
-    /// Opens the configured store; `data_dir` holds the SQLite file by default.
-    pub async fn from_config(config: &Config, data_dir: &Path) -> anyhow::Result<Self> {
-        let store = store::open(config, data_dir).await?;
+    /// Opens the configured store; the data dir holds the SQLite file by default.
+    pub async fn from_config(
+        config: &Config,
+        context: &platform::context::Context,
+    ) -> anyhow::Result<Self> {
+        let store = store::open(config, &context.data_dir).await?;
         Ok(Self { store })
     }
 }

@@ -106,26 +106,25 @@ fn announce(url: &str) {
 }
 
 async fn up(mut settings: Settings) -> anyhow::Result<()> {
-    platform::data_dir::prepare(&settings.data_dir)
-        .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))?;
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let secrets = settings.secrets_store()?;
+    prepare_data_dir(&settings)?;
+    // The gateway's address first: the auth service publishes it in its discovery document.
+    let edge_addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
+    let edge_listener = TcpListener::bind(edge_addr)
+        .await
+        .with_context(|| format!("{}: cannot listen on {edge_addr}", gateway::SERVICE))?;
+    let url = format!("http://{}", edge_listener.local_addr()?);
+    if settings.auth.public_url.is_none() {
+        settings.auth.public_url = url::Url::parse(&url).ok();
+    }
+
     let services_stop = CancellationToken::new();
     let gateway_stop = CancellationToken::new();
-    if settings.auth.public_url.is_none() {
-        let port = settings.gateway.port;
-        settings.auth.public_url =
-            url::Url::parse(&format!("http://{}:{port}/", settings.gateway.bind)).ok();
-    }
+    let context = settings.context(services_stop.clone()).await?;
     let (auth_state, business_state) = tokio::try_join!(
-        auth::State::from_config(
-            &settings.auth,
-            &settings.data_dir,
-            &secrets,
-            services_stop.clone()
-        ),
-        business::State::from_config(&settings.business, &settings.data_dir),
+        auth::State::from_config(&settings.auth, &context),
+        business::State::from_config(&settings.business, &context),
     )?;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let auth = bind(auth::SERVICE, loopback, auth::router(auth_state)).await?;
     let business = bind(
         business::SERVICE,
@@ -143,11 +142,12 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
     upstreams
         .business
         .get_or_insert(gateway::UpstreamList(vec![business_url]));
-
     let gateway_state = gateway::State::from_config(&settings.gateway, gateway_stop.clone());
-    let addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
-    let edge = bind(gateway::SERVICE, addr, gateway::router(gateway_state)).await?;
-    let url = format!("http://{}", edge.listener.local_addr()?);
+    let edge = Bound {
+        name: gateway::SERVICE,
+        listener: edge_listener,
+        app: gateway::router(gateway_state),
+    };
     let mut termination = server::Termination::install().context("installing signal handlers")?;
 
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
@@ -175,6 +175,11 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
     outcome
 }
 
+fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    platform::data_dir::prepare(&settings.data_dir)
+        .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))
+}
+
 type Exit = Result<(&'static str, std::io::Result<()>), tokio::task::JoinError>;
 
 /// Turns a finished server task into an error when it failed.
@@ -195,25 +200,15 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
             bind(gateway::SERVICE, addr, gateway::router(state)).await?
         }
         Service::Auth => {
-            platform::data_dir::prepare(&settings.data_dir).with_context(|| {
-                format!("data_dir: cannot create {}", settings.data_dir.display())
-            })?;
-            let secrets = settings.secrets_store()?;
-            let state = auth::State::from_config(
-                &settings.auth,
-                &settings.data_dir,
-                &secrets,
-                stop.clone(),
-            )
-            .await?;
+            prepare_data_dir(&settings)?;
+            let context = settings.context(stop.clone()).await?;
+            let state = auth::State::from_config(&settings.auth, &context).await?;
             bind(auth::SERVICE, settings.auth.listen, auth::router(state)).await?
         }
         Service::Business => {
-            platform::data_dir::prepare(&settings.data_dir).with_context(|| {
-                format!("data_dir: cannot create {}", settings.data_dir.display())
-            })?;
-            let state =
-                business::State::from_config(&settings.business, &settings.data_dir).await?;
+            prepare_data_dir(&settings)?;
+            let context = settings.context(stop.clone()).await?;
+            let state = business::State::from_config(&settings.business, &context).await?;
             bind(
                 business::SERVICE,
                 settings.business.listen,

@@ -3,12 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::Context as _;
 use platform::config::{
-    ConfigError, ConfigErrors, SecretsConfig, ServerConfig, TelemetryConfig, Validate,
+    ConfigError, ConfigErrors, RedisConfig, SecretsConfig, ServerConfig, TelemetryConfig, Validate,
 };
+use platform::context::Context;
 use platform::secrets::FileSecrets;
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -18,6 +20,7 @@ pub struct Settings {
     pub server: ServerConfig,
     pub telemetry: TelemetryConfig,
     pub secrets: SecretsConfig,
+    pub redis: RedisConfig,
     pub gateway: gateway::Config,
     pub auth: auth::Config,
     pub business: business::Config,
@@ -30,6 +33,7 @@ impl Default for Settings {
             server: ServerConfig::default(),
             telemetry: TelemetryConfig::default(),
             secrets: SecretsConfig::default(),
+            redis: RedisConfig::default(),
             gateway: gateway::Config::default(),
             auth: auth::Config::default(),
             business: business::Config::default(),
@@ -45,6 +49,7 @@ impl Validate for Settings {
         self.server.validate(errors);
         self.telemetry.validate(errors);
         self.secrets.validate(errors);
+        self.redis.validate(errors);
         self.gateway.validate(errors);
         self.auth.validate(errors);
         self.business.validate(errors);
@@ -82,10 +87,24 @@ impl Settings {
             .with_context(|| format!("secrets.file.dir: cannot open {}", dir.display()))
     }
 
+    /// What the services share in this process.
+    pub async fn context(&self, shutdown: CancellationToken) -> anyhow::Result<Context> {
+        Context::new(
+            self.data_dir.clone(),
+            self.secrets_store()?,
+            &self.redis,
+            shutdown,
+        )
+        .await
+    }
+
     /// The effective configuration as TOML, with credentials inside URLs masked.
     pub fn redacted_toml(&self) -> Result<String, toml::ser::Error> {
         let mut copy = self.clone();
-        if let Some(url) = copy.auth.database_url.as_mut() {
+        for url in [copy.auth.database_url.as_mut(), copy.redis.url.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             *url = redact_url_password(url);
         }
         toml::to_string_pretty(&copy)

@@ -233,6 +233,39 @@ impl Validate for ServerConfig {
     }
 }
 
+/// Shared Redis for the deny-list and counters across services and replicas.
+/// Section `[redis]`; no URL: everything stays in-process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS).
+    pub url: Option<String>,
+    /// Prefix of every key CloudSec writes, so several deployments can share one Redis.
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "cloudsec:".into(),
+        }
+    }
+}
+
+impl Validate for RedisConfig {
+    fn validate(&self, errors: &mut Vec<ConfigError>) {
+        if let Some(url) = &self.url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            errors.push(ConfigError::new(
+                "redis.url",
+                "must be a redis:// or rediss:// URL",
+            ));
+        }
+    }
+}
+
 /// Where secrets come from. Section `[secrets]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -6,11 +6,14 @@
 
 pub mod client_ip;
 pub mod config;
+pub mod context;
+pub mod counter;
 pub mod crypto;
 pub mod data_dir;
 pub mod health;
 pub mod http_metrics;
 pub mod problem;
+pub mod redis;
 pub mod revocation;
 pub mod secrets;
 pub mod server;

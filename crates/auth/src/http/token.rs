@@ -206,8 +206,14 @@ async fn revoke(
                 )
                 .await;
         }
-    } else if let Ok(claims) = auth.verify(&token) {
-        auth.inner.deny.deny_token(&claims.jti);
+    } else if let Ok(claims) = auth.verify(&token).await {
+        let remaining =
+            u64::try_from(claims.exp - clock::now()).unwrap_or(0) + platform::tokens::LEEWAY_SECS;
+        auth.inner
+            .deny
+            .deny_token(&claims.jti, std::time::Duration::from_secs(remaining))
+            .await
+            .map_err(anyhow::Error::from)?;
         auth.inner
             .db
             .revoke_access_token(&claims.jti, claims.exp)
@@ -235,7 +241,7 @@ async fn introspect(
     let Some(token) = params.token else {
         return Err(Error::invalid_request("token is required"));
     };
-    let body = match auth.verify(&token) {
+    let body = match auth.verify(&token).await {
         Ok(c) => json!({
             "active": true,
             "token_type": "access_token",

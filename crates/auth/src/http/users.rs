@@ -248,7 +248,11 @@ async fn update(
             .revoke_other_sessions(id, &user.claims.sid, "password_change", clock::now())
             .await?;
         for sid in &ended {
-            auth.inner.deny.deny_session(sid);
+            auth.inner
+                .deny
+                .deny_session(sid, auth.session_token_ttl())
+                .await
+                .map_err(anyhow::Error::from)?;
         }
         auth.inner
             .audit

@@ -4,9 +4,13 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cloudsec_auth::Config;
+use platform::config::RedisConfig;
+use platform::context::Context;
 use platform::secrets::FileSecrets;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -14,6 +18,7 @@ use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 
 pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -23,12 +28,20 @@ pub enum Backend {
 
 pub struct TestAuth {
     pub url: String,
-    pub data_dir: tempfile::TempDir,
+    pub data_dir: PathBuf,
     pub secrets: FileSecrets,
     pub config: Config,
     pub client: reqwest::Client,
-    pg_schema: Option<String>,
+    redis: Option<RedisConfig>,
+    /// Owned by the first instance; replicas share it.
+    owned: Option<Arc<Owned>>,
     stop: CancellationToken,
+}
+
+/// What the first instance creates and the last one to go cleans up.
+struct Owned {
+    _dir: tempfile::TempDir,
+    pg_schema: Option<String>,
 }
 
 /// Test-speed Argon2 (the policy and the code path are the same).
@@ -44,8 +57,14 @@ impl TestAuth {
         Self::start_with(backend, fast_config()).await
     }
 
-    pub async fn start_with(backend: Backend, mut config: Config) -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
+    pub async fn start_with(backend: Backend, config: Config) -> Self {
+        Self::start_full(backend, config, false).await
+    }
+
+    /// With `redis`: the deny-list and counters live in the real Redis on
+    /// 127.0.0.1:6379, under a key prefix of this test's own.
+    pub async fn start_full(backend: Backend, mut config: Config, redis: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
         let mut pg_schema = None;
         if backend == Backend::Postgres {
             let schema = format!("auth_t_{}", uuid::Uuid::new_v4().simple());
@@ -59,12 +78,48 @@ impl TestAuth {
             config.database_url = Some(format!("{PG_ADMIN}?options=-c%20search_path%3D{schema}"));
             pg_schema = Some(schema);
         }
-        let secrets = FileSecrets::open(data_dir.path().join("secrets")).unwrap();
+        let redis = redis.then(|| RedisConfig {
+            url: Some(REDIS_URL.to_owned()),
+            key_prefix: format!("cloudsec-test-{}:", uuid::Uuid::new_v4().simple()),
+        });
+        let data_dir = dir.path().to_owned();
+        let owned = Arc::new(Owned {
+            _dir: dir,
+            pg_schema,
+        });
+        Self::launch(data_dir, config, redis, Some(owned)).await
+    }
+
+    /// Another instance over the same database, secrets and Redis: a replica.
+    pub async fn replica(&self) -> Self {
+        Self::launch(
+            self.data_dir.clone(),
+            self.config.clone(),
+            self.redis.clone(),
+            self.owned.clone(),
+        )
+        .await
+    }
+
+    async fn launch(
+        data_dir: PathBuf,
+        config: Config,
+        redis: Option<RedisConfig>,
+        owned: Option<Arc<Owned>>,
+    ) -> Self {
+        let secrets = FileSecrets::open(data_dir.join("secrets")).unwrap();
         let stop = CancellationToken::new();
-        let state =
-            cloudsec_auth::State::from_config(&config, data_dir.path(), &secrets, stop.clone())
-                .await
-                .unwrap();
+        let context = Context::new(
+            data_dir.clone(),
+            secrets.clone(),
+            &redis.clone().unwrap_or_default(),
+            stop.clone(),
+        )
+        .await
+        .unwrap();
+        let state = cloudsec_auth::State::from_config(&config, &context)
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let app = cloudsec_auth::router(state);
@@ -80,18 +135,17 @@ impl TestAuth {
             secrets,
             config,
             client: reqwest::Client::new(),
-            pg_schema,
+            redis,
+            owned,
             stop,
         }
     }
 
     pub fn database_url(&self) -> String {
-        self.config.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}",
-                self.data_dir.path().join("auth.db").display()
-            )
-        })
+        self.config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("auth.db").display()))
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -162,6 +216,11 @@ impl TestAuth {
 impl Drop for TestAuth {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
         if let Some(schema) = self.pg_schema.take() {
             // Async work in Drop: a short-lived runtime on its own thread.
             let _ = std::thread::spawn(move || {

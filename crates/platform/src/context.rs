@@ -1,0 +1,36 @@
+//! What every service receives from the process that runs it: where its data
+//! lives, the secrets provider, the shared backends, and the stop signal.
+
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::RedisConfig;
+use crate::redis::Redis;
+use crate::secrets::FileSecrets;
+
+#[derive(Clone)]
+pub struct Context {
+    pub data_dir: PathBuf,
+    pub secrets: FileSecrets,
+    /// Shared Redis when `redis.url` is set; in-process state otherwise.
+    pub redis: Option<Redis>,
+    /// Fires when the process shuts down; background tasks stop with it.
+    pub shutdown: CancellationToken,
+}
+
+impl Context {
+    pub async fn new(
+        data_dir: PathBuf,
+        secrets: FileSecrets,
+        redis: &RedisConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            data_dir,
+            secrets,
+            redis: Redis::connect(redis).await?,
+            shutdown,
+        })
+    }
+}
