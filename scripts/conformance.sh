@@ -13,7 +13,7 @@ REALWORLD_DIR="${REALWORLD_DIR:-../shared/conformance/realworld}"
 API="$REALWORLD_DIR/api"
 
 # The files the platform passes today; each issue that lands adds its own.
-DEFAULT_FILES=(auth.hurl errors_auth.hurl)
+DEFAULT_FILES=(auth.hurl errors_auth.hurl articles.hurl comments.hurl errors_articles.hurl errors_authorization.hurl errors_comments.hurl errors_profiles.hurl favorites.hurl feed.hurl pagination.hurl profiles.hurl tags.hurl)
 FILES=()
 if [ $# -gt 0 ]; then FILES=("$@"); else for f in "${DEFAULT_FILES[@]}"; do FILES+=("$API/hurl/$f"); done; fi
 

@@ -22,8 +22,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ipnet::IpNet;
 use platform::context::Context;
 use platform::revocation::DenyList;
@@ -41,10 +39,7 @@ use crate::password::{PasswordHasherPool, PasswordPolicy};
 
 /// Name used in logs, metrics and traces.
 pub const SERVICE: &str = "auth";
-/// Client id of the platform's internal services (introspection, profile lookup).
-pub const SERVICE_CLIENT_ID: &str = "cloudsec-internal";
-/// Secret (in the secrets provider) shared with the internal service clients.
-pub const SERVICE_CLIENT_SECRET: &str = "service-client-secret";
+pub use platform::secrets::{SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET};
 
 /// Everything a request handler needs.
 #[derive(Clone)]
@@ -79,8 +74,8 @@ impl State {
         keys.watch(context.shutdown.clone());
         let verifier = Verifier::new(&config.issuer, &config.audience, keys.verification_keys());
         let emails = EmailVault::open(secrets).context("loading email keys")?;
-        let service_secret = secrets.get_or_generate(SERVICE_CLIENT_SECRET, 32)?;
-        let deny = DenyList::new(context.redis.clone());
+        let service_secret = platform::secrets::service_client_password(secrets)?;
+        let deny = context.deny.clone();
         restore_deny_list(&db, &deny, config).await?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -98,7 +93,7 @@ impl State {
                 verifier,
                 deny,
                 emails,
-                service_secret: URL_SAFE_NO_PAD.encode(service_secret.expose()),
+                service_secret,
                 trusted_proxies: platform::client_ip::loopback(),
             }),
         })

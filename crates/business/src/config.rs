@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use platform::config::{ConfigError, Validate};
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -13,6 +14,13 @@ pub struct Config {
     pub listen: SocketAddr,
     pub store: StoreKind,
     pub sqlite: SqliteConfig,
+    /// The auth service, for its JWKS, introspection and profile lookup
+    /// (`cloudsec up` points it at the embedded auth service).
+    pub auth_url: Url,
+    pub token_validation: TokenValidation,
+    /// How long a looked-up profile is served from cache before asking auth again.
+    pub profile_cache_ttl_ms: u64,
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -21,14 +29,32 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8082)),
             store: StoreKind::Sqlite,
             sqlite: SqliteConfig::default(),
+            auth_url: gateway_free_default(),
+            token_validation: TokenValidation::Local,
+            profile_cache_ttl_ms: 2000,
+            limits: Limits::default(),
         }
     }
+}
+
+fn gateway_free_default() -> Url {
+    #[allow(clippy::expect_used)] // a literal URL always parses
+    Url::parse("http://127.0.0.1:8081/").expect("literal URL")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
     Sqlite,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenValidation {
+    /// Verify signatures locally against auth's JWKS, check the deny-list.
+    Local,
+    /// Ask auth for every token (RFC 7662).
+    Introspect,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -38,6 +64,72 @@ pub struct SqliteConfig {
     pub path: Option<PathBuf>,
 }
 
+/// Input limits. Section `[business.limits]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    pub title_chars: usize,
+    pub description_chars: usize,
+    pub body_chars: usize,
+    pub comment_chars: usize,
+    pub tags_per_article: usize,
+    pub tag_chars: usize,
+    /// Largest request body accepted, in bytes.
+    pub request_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            title_chars: 256,
+            description_chars: 1024,
+            body_chars: 65_536,
+            comment_chars: 8192,
+            tags_per_article: 20,
+            tag_chars: 64,
+            request_body_bytes: 256 * 1024,
+        }
+    }
+}
+
 impl Validate for Config {
-    fn validate(&self, _errors: &mut Vec<ConfigError>) {}
+    fn validate(&self, errors: &mut Vec<ConfigError>) {
+        if !matches!(self.auth_url.scheme(), "http" | "https") {
+            errors.push(ConfigError::new(
+                "business.auth_url",
+                "must be an http(s) URL",
+            ));
+        }
+        if self.profile_cache_ttl_ms > 3_600_000 {
+            errors.push(ConfigError::new(
+                "business.profile_cache_ttl_ms",
+                "must be at most 3600000",
+            ));
+        }
+        let l = &self.limits;
+        for (key, value, max) in [
+            ("business.limits.title_chars", l.title_chars, 10_000),
+            (
+                "business.limits.description_chars",
+                l.description_chars,
+                100_000,
+            ),
+            ("business.limits.body_chars", l.body_chars, 1_000_000),
+            ("business.limits.comment_chars", l.comment_chars, 100_000),
+            ("business.limits.tags_per_article", l.tags_per_article, 1000),
+            ("business.limits.tag_chars", l.tag_chars, 1000),
+            (
+                "business.limits.request_body_bytes",
+                l.request_body_bytes,
+                16 * 1024 * 1024,
+            ),
+        ] {
+            if value == 0 || value > max {
+                errors.push(ConfigError::new(
+                    key,
+                    format!("must be between 1 and {max}"),
+                ));
+            }
+        }
+    }
 }

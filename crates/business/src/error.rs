@@ -1,15 +1,49 @@
 //! The business service's one error type. Clients see RealWorld's
-//! `{"errors":{...}}` body; internal causes go to the log with the request's
-//! span, never to the client.
+//! `{"errors":{"<field>":["<message>"]}}` body; internal causes go to the log
+//! with the request's span, never to the client.
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use platform::problem::RealWorldErrors;
+
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("token missing")]
+    TokenMissing,
+    #[error("token invalid")]
+    TokenInvalid,
+    /// 422 with the field named.
+    #[error("{field} {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// 404: `{"errors":{"<what>":["not found"]}}`.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 403: only the owner may do this.
+    #[error("{0} forbidden")]
+    Forbidden(&'static str),
+    /// 409: the article changed between read and write.
+    #[error("{0} modified concurrently")]
+    Conflict(&'static str),
+    /// 503: a dependency (auth) is unavailable and nothing cached can stand in.
+    #[error("{0} unavailable")]
+    Unavailable(&'static str),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
 }
 
 impl From<sqlx::Error> for Error {
@@ -18,15 +52,56 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound("article"),
+            StoreError::Conflict => Self::Conflict("article"),
+            StoreError::Duplicate => Self::Internal(anyhow::anyhow!("unexpected duplicate key")),
+            StoreError::Other(e) => Self::Internal(e),
+        }
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        match self {
-            Self::Internal(e) => {
-                tracing::error!(error = ?e, "request failed");
-                RealWorldErrors::one("body", "internal error")
-                    .into_response_with(StatusCode::INTERNAL_SERVER_ERROR)
+        let (status, field, message) = match &self {
+            Self::TokenMissing => (StatusCode::UNAUTHORIZED, "token", "is missing".to_owned()),
+            Self::TokenInvalid => (StatusCode::UNAUTHORIZED, "token", "is invalid".to_owned()),
+            Self::Invalid { field, message } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, *field, message.clone())
             }
+            Self::NotFound(what) => (StatusCode::NOT_FOUND, *what, "not found".to_owned()),
+            Self::Forbidden(what) => (StatusCode::FORBIDDEN, *what, "forbidden".to_owned()),
+            Self::Conflict(what) => (
+                StatusCode::CONFLICT,
+                *what,
+                "was modified concurrently; reload and retry".to_owned(),
+            ),
+            Self::Unavailable(what) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                *what,
+                "temporarily unavailable".to_owned(),
+            ),
+            Self::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "body",
+                    "internal error".to_owned(),
+                )
+            }
+        };
+        let mut response = RealWorldErrors::one(field, message).into_response_with(status);
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = if matches!(self, Self::TokenInvalid) {
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#)
+            } else {
+                HeaderValue::from_static("Bearer")
+            };
+            response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
         }
+        response
     }
 }
 

@@ -70,15 +70,26 @@ struct Bound {
     app: Router,
 }
 
-async fn bind(name: &'static str, addr: SocketAddr, app: Router) -> anyhow::Result<Bound> {
-    let listener = TcpListener::bind(addr)
+async fn listen(name: &'static str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
         .await
-        .with_context(|| format!("{name}: cannot listen on {addr}"))?;
+        .with_context(|| format!("{name}: cannot listen on {addr}"))
+}
+
+async fn bind(name: &'static str, addr: SocketAddr, app: Router) -> anyhow::Result<Bound> {
     Ok(Bound {
         name,
-        listener,
+        listener: listen(name, addr).await?,
         app,
     })
+}
+
+/// The business service accepts the tokens the auth service issues.
+fn token_expectations(settings: &Settings) -> business::TokenExpectations {
+    business::TokenExpectations {
+        issuer: settings.auth.issuer.clone(),
+        audience: settings.auth.audience.clone(),
+    }
 }
 
 /// Spawns each bound server with its own shutdown token.
@@ -109,33 +120,42 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
     prepare_data_dir(&settings)?;
     // The gateway's address first: the auth service publishes it in its discovery document.
     let edge_addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
-    let edge_listener = TcpListener::bind(edge_addr)
-        .await
-        .with_context(|| format!("{}: cannot listen on {edge_addr}", gateway::SERVICE))?;
+    let edge_listener = listen(gateway::SERVICE, edge_addr).await?;
     let url = format!("http://{}", edge_listener.local_addr()?);
     if settings.auth.public_url.is_none() {
         settings.auth.public_url = url::Url::parse(&url).ok();
     }
 
+    // Then the services' loopback listeners, so each knows where the other is.
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let auth_listener = listen(auth::SERVICE, loopback).await?;
+    let business_listener = listen(business::SERVICE, loopback).await?;
+    let auth_url = gateway::loopback_url(auth_listener.local_addr()?.port());
+    let business_url = gateway::loopback_url(business_listener.local_addr()?.port());
+    if settings.business.auth_url == business::Config::default().auth_url {
+        settings.business.auth_url = auth_url.clone();
+    }
+
     let services_stop = CancellationToken::new();
     let gateway_stop = CancellationToken::new();
     let context = settings.context(services_stop.clone()).await?;
-    let (auth_state, business_state) = tokio::try_join!(
-        auth::State::from_config(&settings.auth, &context),
-        business::State::from_config(&settings.business, &context),
-    )?;
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let auth = bind(auth::SERVICE, loopback, auth::router(auth_state)).await?;
-    let business = bind(
-        business::SERVICE,
-        loopback,
-        business::router(business_state),
-    )
-    .await?;
+    // Auth first: it creates the keys and secrets the business service reads.
+    let auth_state = auth::State::from_config(&settings.auth, &context).await?;
+    let business_state =
+        business::State::from_config(&settings.business, &token_expectations(&settings), &context)
+            .await?;
+    let auth = Bound {
+        name: auth::SERVICE,
+        listener: auth_listener,
+        app: auth::router(auth_state),
+    };
+    let business = Bound {
+        name: business::SERVICE,
+        listener: business_listener,
+        app: business::router(business_state),
+    };
 
     let upstreams = &mut settings.gateway.upstreams;
-    let auth_url = gateway::loopback_url(auth.listener.local_addr()?.port());
-    let business_url = gateway::loopback_url(business.listener.local_addr()?.port());
     upstreams
         .auth
         .get_or_insert(gateway::UpstreamList(vec![auth_url]));
@@ -208,7 +228,12 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
         Service::Business => {
             prepare_data_dir(&settings)?;
             let context = settings.context(stop.clone()).await?;
-            let state = business::State::from_config(&settings.business, &context).await?;
+            let state = business::State::from_config(
+                &settings.business,
+                &token_expectations(&settings),
+                &context,
+            )
+            .await?;
             bind(
                 business::SERVICE,
                 settings.business.listen,

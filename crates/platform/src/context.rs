@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RedisConfig;
 use crate::redis::Redis;
+use crate::revocation::DenyList;
 use crate::secrets::FileSecrets;
 
 #[derive(Clone)]
@@ -15,6 +16,9 @@ pub struct Context {
     pub secrets: FileSecrets,
     /// Shared Redis when `redis.url` is set; in-process state otherwise.
     pub redis: Option<Redis>,
+    /// The revocation deny-list every token-checking service consults: one
+    /// per process (shared by the services of `cloudsec up`), or Redis.
+    pub deny: DenyList,
     /// Fires when the process shuts down; background tasks stop with it.
     pub shutdown: CancellationToken,
 }
@@ -26,10 +30,12 @@ impl Context {
         redis: &RedisConfig,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
+        let redis = Redis::connect(redis).await?;
         Ok(Self {
             data_dir,
             secrets,
-            redis: Redis::connect(redis).await?,
+            deny: DenyList::new(redis.clone()),
+            redis,
             shutdown,
         })
     }

@@ -4,6 +4,7 @@
 //! configuration loading, telemetry (logs, traces, metrics), the HTTP serving
 //! stack with graceful shutdown, health endpoints, error bodies and secrets.
 
+pub mod breaker;
 pub mod client_ip;
 pub mod config;
 pub mod context;
@@ -12,6 +13,7 @@ pub mod crypto;
 pub mod data_dir;
 pub mod health;
 pub mod http_metrics;
+pub mod jwks;
 pub mod problem;
 pub mod redis;
 pub mod revocation;

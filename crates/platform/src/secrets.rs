@@ -35,6 +35,17 @@ fn io_error(name: &str, source: std::io::Error) -> SecretsError {
     }
 }
 
+/// Client id of the platform's internal services towards auth (introspection, profile lookup).
+pub const SERVICE_CLIENT_ID: &str = "cloudsec-internal";
+/// The secret (in the secrets provider) those internal clients authenticate with.
+pub const SERVICE_CLIENT_SECRET: &str = "service-client-secret";
+
+/// The internal client's password, as sent in HTTP Basic: the secret in base64url.
+pub fn service_client_password(secrets: &FileSecrets) -> Result<String, SecretsError> {
+    let secret = secrets.get_or_generate(SERVICE_CLIENT_SECRET, 32)?;
+    Ok(URL_SAFE_NO_PAD.encode(secret.expose()))
+}
+
 /// Secret bytes; `Debug` never prints them.
 #[derive(Clone)]
 pub struct Secret(Arc<[u8]>);

@@ -1,11 +1,21 @@
-//! HTTP resources, one module per RealWorld route group.
+//! HTTP resources, one module per RealWorld route group, and the JSON views
+//! they share.
 
+mod articles;
+mod body;
+mod comments;
+mod profiles;
 mod tags;
+mod views;
 
 use axum::Router;
 
 use crate::State;
 
 pub fn router() -> Router<State> {
-    Router::new().merge(tags::router())
+    Router::new()
+        .merge(articles::router())
+        .merge(comments::router())
+        .merge(profiles::router())
+        .merge(tags::router())
 }

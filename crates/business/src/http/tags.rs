@@ -17,6 +17,6 @@ pub fn router() -> Router<crate::State> {
 }
 
 async fn list(State(state): State<crate::State>) -> Result<Json<TagList>> {
-    let tags = state.store.tags().await?;
+    let tags = state.inner.store.tags().await?;
     Ok(Json(TagList { tags }))
 }

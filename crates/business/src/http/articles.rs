@@ -1,0 +1,312 @@
+//! Articles: list and feed, one by slug, create, update, delete, favorite.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::body::{JsonBody, present};
+use super::views::{ArticleView, now_ms};
+use crate::article;
+use crate::error::{Error, Result};
+use crate::identity::AuthUser;
+use crate::store::{Article, ArticleChanges, ArticleFilter, NewArticle, StoreError};
+
+const DEFAULT_LIMIT: u32 = 20;
+const MAX_LIMIT: u32 = 100;
+
+pub fn router() -> Router<crate::State> {
+    Router::new()
+        .route("/api/articles", get(list).post(create))
+        .route("/api/articles/feed", get(feed))
+        .route("/api/articles/{slug}", get(show).put(update).delete(remove))
+        .route(
+            "/api/articles/{slug}/favorite",
+            post(favorite).delete(unfavorite),
+        )
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    tag: Option<String>,
+    author: Option<String>,
+    favorited: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+fn page(limit: Option<&str>, offset: Option<&str>) -> Result<(u32, u32)> {
+    let limit = match limit {
+        None => DEFAULT_LIMIT,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(Error::invalid(
+                    "limit",
+                    format!("must be an integer between 1 and {MAX_LIMIT}"),
+                ));
+            }
+        },
+    };
+    let offset = match offset {
+        None => 0,
+        Some(raw) => raw
+            .parse::<u32>()
+            .map_err(|_| Error::invalid("offset", "must be a non-negative integer"))?,
+    };
+    Ok((limit, offset))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ArticleList {
+    articles: Vec<ArticleView>,
+    articles_count: u64,
+}
+
+#[derive(Serialize)]
+struct ArticleBody {
+    article: ArticleView,
+}
+
+impl crate::State {
+    async fn article(&self, slug: &str) -> Result<Article> {
+        self.inner
+            .store
+            .article_by_slug(slug)
+            .await?
+            .ok_or(Error::NotFound("article"))
+    }
+
+    async fn single(&self, article: Article, viewer: Option<&str>) -> Result<Json<ArticleBody>> {
+        let article = self
+            .article_views(vec![article], viewer, true)
+            .await?
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("view of one article is empty"))?;
+        Ok(Json(ArticleBody { article }))
+    }
+
+    async fn listing(
+        &self,
+        filter: ArticleFilter,
+        viewer: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Json<ArticleList>> {
+        let (articles, total) = self
+            .inner
+            .store
+            .list_articles(&filter, limit, offset)
+            .await?;
+        Ok(Json(ArticleList {
+            articles: self.article_views(articles, viewer, false).await?,
+            articles_count: total,
+        }))
+    }
+
+    /// The user id behind a username filter; `None` when nobody has that name.
+    async fn user_id_named(&self, username: &str) -> Result<Option<String>> {
+        let profile = self
+            .inner
+            .profiles
+            .by_username(username)
+            .await
+            .map_err(|_| Error::Unavailable("profile"))?;
+        Ok(profile.map(|p| p.id.clone()))
+    }
+}
+
+async fn list(
+    State(state): State<crate::State>,
+    viewer: Option<AuthUser>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<ArticleList>> {
+    let (limit, offset) = page(params.limit.as_deref(), params.offset.as_deref())?;
+    let mut filter = ArticleFilter {
+        tag: params.tag,
+        ..ArticleFilter::default()
+    };
+    for (name, slot) in [
+        (params.author, &mut filter.author_id),
+        (params.favorited, &mut filter.favorited_by),
+    ] {
+        if let Some(name) = name {
+            match state.user_id_named(&name).await? {
+                Some(id) => *slot = Some(id),
+                None => {
+                    return Ok(Json(ArticleList {
+                        articles: Vec::new(),
+                        articles_count: 0,
+                    }));
+                }
+            }
+        }
+    }
+    let viewer = viewer.map(|AuthUser(id)| id);
+    state
+        .listing(filter, viewer.as_deref(), limit, offset)
+        .await
+}
+
+async fn feed(
+    State(state): State<crate::State>,
+    AuthUser(viewer): AuthUser,
+    Query(params): Query<ListParams>,
+) -> Result<Json<ArticleList>> {
+    let (limit, offset) = page(params.limit.as_deref(), params.offset.as_deref())?;
+    let filter = ArticleFilter {
+        followed_by: Some(viewer.clone()),
+        ..ArticleFilter::default()
+    };
+    state.listing(filter, Some(&viewer), limit, offset).await
+}
+
+async fn show(
+    State(state): State<crate::State>,
+    viewer: Option<AuthUser>,
+    Path(slug): Path<String>,
+) -> Result<Json<ArticleBody>> {
+    let article = state.article(&slug).await?;
+    let viewer = viewer.map(|AuthUser(id)| id);
+    state.single(article, viewer.as_deref()).await
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    article: Option<T>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct NewInput {
+    title: Option<String>,
+    description: Option<String>,
+    body: Option<String>,
+    tag_list: Option<Vec<String>>,
+}
+
+async fn create(
+    State(state): State<crate::State>,
+    AuthUser(author): AuthUser,
+    JsonBody(input): JsonBody<Envelope<NewInput>>,
+) -> Result<(StatusCode, Json<ArticleBody>)> {
+    let input = input.article.unwrap_or_default();
+    let limits = &state.inner.config.limits;
+    let title = article::required(input.title, "title", limits.title_chars)?;
+    let description =
+        article::required(input.description, "description", limits.description_chars)?;
+    let body = article::required(input.body, "body", limits.body_chars)?;
+    let tags = article::tags(input.tag_list.unwrap_or_default(), limits)?;
+    let now = now_ms();
+    // The random suffix makes a clash unlikely; a clash is retried, never an error.
+    let mut attempts = 0;
+    let created = loop {
+        let new = NewArticle {
+            id: uuid::Uuid::now_v7().to_string(),
+            slug: article::slug(&title),
+            author_id: author.clone(),
+            title: title.clone(),
+            description: description.clone(),
+            body: body.clone(),
+            tags: tags.clone(),
+            now,
+        };
+        match state.inner.store.create_article(new).await {
+            Err(StoreError::Duplicate) if attempts < 5 => attempts += 1,
+            other => break other?,
+        }
+    };
+    Ok((
+        StatusCode::CREATED,
+        state.single(created, Some(&author)).await?,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct UpdateInput {
+    #[serde(default, deserialize_with = "present")]
+    title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    body: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    tag_list: Option<Option<Vec<String>>>,
+}
+
+async fn update(
+    State(state): State<crate::State>,
+    AuthUser(user): AuthUser,
+    Path(slug): Path<String>,
+    JsonBody(input): JsonBody<Envelope<UpdateInput>>,
+) -> Result<Json<ArticleBody>> {
+    let article = state.article(&slug).await?;
+    if article.author_id != user {
+        return Err(Error::Forbidden("article"));
+    }
+    let input = input.article.unwrap_or_default();
+    let limits = &state.inner.config.limits;
+    let tags = match input.tag_list {
+        None => None,
+        Some(None) => {
+            return Err(Error::invalid(
+                "tagList",
+                "must be a list (use [] to remove all tags)",
+            ));
+        }
+        Some(Some(list)) => Some(article::tags(list, limits)?),
+    };
+    let changes = ArticleChanges {
+        title: article::replacement(input.title, "title", limits.title_chars)?,
+        description: article::replacement(
+            input.description,
+            "description",
+            limits.description_chars,
+        )?,
+        body: article::replacement(input.body, "body", limits.body_chars)?,
+        tags,
+    };
+    // Optimistic concurrency: the write applies only to the version read above.
+    let updated = state
+        .inner
+        .store
+        .update_article(&article.id, article.version, changes, now_ms())
+        .await?;
+    state.single(updated, Some(&user)).await
+}
+
+async fn remove(
+    State(state): State<crate::State>,
+    AuthUser(user): AuthUser,
+    Path(slug): Path<String>,
+) -> Result<StatusCode> {
+    let article = state.article(&slug).await?;
+    if article.author_id != user {
+        return Err(Error::Forbidden("article"));
+    }
+    state.inner.store.delete_article(&article.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn favorite(
+    State(state): State<crate::State>,
+    AuthUser(user): AuthUser,
+    Path(slug): Path<String>,
+) -> Result<Json<ArticleBody>> {
+    let mut article = state.article(&slug).await?;
+    article.favorites_count = state.inner.store.favorite(&user, &article.id).await?;
+    state.single(article, Some(&user)).await
+}
+
+async fn unfavorite(
+    State(state): State<crate::State>,
+    AuthUser(user): AuthUser,
+    Path(slug): Path<String>,
+) -> Result<Json<ArticleBody>> {
+    let mut article = state.article(&slug).await?;
+    article.favorites_count = state.inner.store.unfavorite(&user, &article.id).await?;
+    state.single(article, Some(&user)).await
+}

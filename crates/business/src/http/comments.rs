@@ -1,0 +1,113 @@
+//! Comments: `GET|POST /api/articles/{slug}/comments`,
+//! `DELETE /api/articles/{slug}/comments/{id}` (the comment's author only).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::body::JsonBody;
+use super::views::{CommentView, now_ms};
+use crate::article;
+use crate::error::{Error, Result};
+use crate::identity::AuthUser;
+
+pub fn router() -> Router<crate::State> {
+    Router::new()
+        .route("/api/articles/{slug}/comments", get(list).post(create))
+        .route("/api/articles/{slug}/comments/{id}", delete(remove))
+}
+
+#[derive(Serialize)]
+struct CommentList {
+    comments: Vec<CommentView>,
+}
+
+#[derive(Serialize)]
+struct CommentBody {
+    comment: CommentView,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    comment: Option<NewComment>,
+}
+
+#[derive(Deserialize, Default)]
+struct NewComment {
+    body: Option<String>,
+}
+
+async fn list(
+    State(state): State<crate::State>,
+    viewer: Option<AuthUser>,
+    Path(slug): Path<String>,
+) -> Result<Json<CommentList>> {
+    let article = state
+        .inner
+        .store
+        .article_by_slug(&slug)
+        .await?
+        .ok_or(Error::NotFound("article"))?;
+    let comments = state.inner.store.comments(&article.id).await?;
+    let viewer = viewer.map(|AuthUser(id)| id);
+    Ok(Json(CommentList {
+        comments: state.comment_views(comments, viewer.as_deref()).await?,
+    }))
+}
+
+async fn create(
+    State(state): State<crate::State>,
+    AuthUser(author): AuthUser,
+    Path(slug): Path<String>,
+    JsonBody(input): JsonBody<Envelope>,
+) -> Result<(StatusCode, Json<CommentBody>)> {
+    let body = article::required(
+        input.comment.unwrap_or_default().body,
+        "body",
+        state.inner.config.limits.comment_chars,
+    )?;
+    let article = state
+        .inner
+        .store
+        .article_by_slug(&slug)
+        .await?
+        .ok_or(Error::NotFound("article"))?;
+    let comment = state
+        .inner
+        .store
+        .add_comment(&article.id, &author, &body, now_ms())
+        .await?;
+    let comment = state
+        .comment_views(vec![comment], Some(&author))
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("view of one comment is empty"))?;
+    Ok((StatusCode::CREATED, Json(CommentBody { comment })))
+}
+
+async fn remove(
+    State(state): State<crate::State>,
+    AuthUser(user): AuthUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let article = state
+        .inner
+        .store
+        .article_by_slug(&slug)
+        .await?
+        .ok_or(Error::NotFound("article"))?;
+    let id: i64 = id.parse().map_err(|_| Error::NotFound("comment"))?;
+    let comment = state
+        .inner
+        .store
+        .comment(&article.id, id)
+        .await?
+        .ok_or(Error::NotFound("comment"))?;
+    if comment.author_id != user {
+        return Err(Error::Forbidden("comment"));
+    }
+    state.inner.store.delete_comment(&article.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
