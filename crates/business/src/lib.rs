@@ -70,7 +70,11 @@ impl State {
                 );
                 keys.spawn_refresh(context.shutdown.clone());
                 Authenticator::Local {
-                    verifier: Box::new(Verifier::new(&tokens.issuer, &tokens.audience, keys.keys())),
+                    verifier: Box::new(Verifier::new(
+                        &tokens.issuer,
+                        &tokens.audience,
+                        keys.keys(),
+                    )),
                     keys,
                     deny: context.deny.clone(),
                 }

@@ -1,0 +1,306 @@
+//! The store conformance suite: every adapter must pass all of it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use cloudsec_business::store::{
+    ArticleChanges, ArticleFilter, ArticleStore, NewArticle, SqliteStore, StoreError,
+};
+
+fn new_article(author: &str, slug: &str, tags: &[&str], now: i64) -> NewArticle {
+    NewArticle {
+        id: format!("id-{slug}"),
+        slug: slug.to_owned(),
+        author_id: author.to_owned(),
+        title: format!("Title {slug}"),
+        description: "desc".into(),
+        body: "body".into(),
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        now,
+    }
+}
+
+async fn crud_and_tags(store: Arc<dyn ArticleStore>) {
+    let a = store
+        .create_article(new_article("alice", "one", &["rust", "web"], 1000))
+        .await
+        .unwrap();
+    assert_eq!(a.version, 1);
+    let duplicate = store
+        .create_article(NewArticle {
+            id: "other".into(),
+            ..new_article("bob", "one", &[], 1001)
+        })
+        .await;
+    assert!(matches!(duplicate, Err(StoreError::Duplicate)));
+
+    let got = store.article_by_slug("one").await.unwrap().unwrap();
+    assert_eq!(got.tags, vec!["rust", "web"], "tag order kept");
+    assert_eq!(store.tags().await.unwrap(), vec!["rust", "web"]);
+
+    let changes = ArticleChanges {
+        body: Some("new body".into()),
+        tags: Some(vec!["web".into(), "axum".into()]),
+        ..Default::default()
+    };
+    let updated = store.update_article(&a.id, 1, changes, 2000).await.unwrap();
+    assert_eq!(
+        (updated.body.as_str(), updated.version, updated.updated_at),
+        ("new body", 2, 2000)
+    );
+    assert_eq!(updated.tags, vec!["web", "axum"]);
+    assert_eq!(updated.created_at, 1000);
+    assert_eq!(store.tags().await.unwrap(), vec!["axum", "web"]);
+    // A stale version is refused and changes nothing.
+    let stale = store
+        .update_article(
+            &a.id,
+            1,
+            ArticleChanges {
+                body: Some("lost".into()),
+                ..Default::default()
+            },
+            3000,
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict)));
+    assert_eq!(
+        store.article_by_slug("one").await.unwrap().unwrap().body,
+        "new body"
+    );
+
+    store.add_comment(&a.id, "bob", "nice", 2100).await.unwrap();
+    store.favorite("bob", &a.id).await.unwrap();
+    store.delete_article(&a.id).await.unwrap();
+    assert!(store.article_by_slug("one").await.unwrap().is_none());
+    assert!(store.tags().await.unwrap().is_empty());
+    assert!(store.comments(&a.id).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .update_article(&a.id, 2, ArticleChanges::default(), 4000)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn listing_filters_and_pages(store: Arc<dyn ArticleStore>) {
+    for i in 0..5 {
+        let author = if i % 2 == 0 { "alice" } else { "bob" };
+        let tags: &[&str] = if i < 3 { &["early"] } else { &["late"] };
+        store
+            .create_article(new_article(author, &format!("a{i}"), tags, 1000 + i))
+            .await
+            .unwrap();
+    }
+    let all = ArticleFilter::default();
+    let (page, total) = store.list_articles(&all, 2, 0).await.unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(
+        page.iter().map(|a| a.slug.as_str()).collect::<Vec<_>>(),
+        ["a4", "a3"],
+        "newest first"
+    );
+    let (page, _) = store.list_articles(&all, 2, 4).await.unwrap();
+    assert_eq!(
+        page.iter().map(|a| a.slug.as_str()).collect::<Vec<_>>(),
+        ["a0"]
+    );
+
+    let by_tag = ArticleFilter {
+        tag: Some("early".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.list_articles(&by_tag, 10, 0).await.unwrap().1, 3);
+    let by_author = ArticleFilter {
+        author_id: Some("bob".into()),
+        ..Default::default()
+    };
+    let (bob, n) = store.list_articles(&by_author, 10, 0).await.unwrap();
+    assert_eq!((n, bob.iter().all(|a| a.author_id == "bob")), (2, true));
+
+    store.favorite("carol", "id-a1").await.unwrap();
+    store.favorite("carol", "id-a4").await.unwrap();
+    let favorited = ArticleFilter {
+        favorited_by: Some("carol".into()),
+        ..Default::default()
+    };
+    let (fav, n) = store.list_articles(&favorited, 10, 0).await.unwrap();
+    assert_eq!((n, fav[0].slug.as_str()), (2, "a4"));
+    let mine = store
+        .favorited("carol", &["id-a1".into(), "id-a2".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.into_iter().collect::<Vec<_>>(),
+        vec!["id-a1".to_owned()]
+    );
+
+    store.follow("carol", "bob").await.unwrap();
+    store.follow("carol", "bob").await.unwrap();
+    let feed = ArticleFilter {
+        followed_by: Some("carol".into()),
+        ..Default::default()
+    };
+    let (items, n) = store.list_articles(&feed, 10, 0).await.unwrap();
+    assert_eq!((n, items[0].slug.as_str()), (2, "a3"));
+    let combined = ArticleFilter {
+        tag: Some("late".into()),
+        followed_by: Some("carol".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.list_articles(&combined, 10, 0).await.unwrap().1, 1);
+    assert_eq!(
+        store
+            .following("carol", &["bob".into(), "alice".into()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.unfollow("carol", "bob").await.unwrap();
+    assert_eq!(store.list_articles(&feed, 10, 0).await.unwrap().1, 0);
+}
+
+async fn comments_in_order(store: Arc<dyn ArticleStore>) {
+    let a = store
+        .create_article(new_article("alice", "c", &[], 1))
+        .await
+        .unwrap();
+    let first = store.add_comment(&a.id, "bob", "first", 10).await.unwrap();
+    let second = store
+        .add_comment(&a.id, "carol", "second", 11)
+        .await
+        .unwrap();
+    assert!(second.id > first.id);
+    let bodies: Vec<String> = store
+        .comments(&a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(bodies, ["first", "second"]);
+    assert_eq!(
+        store
+            .comment(&a.id, first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .author_id,
+        "bob"
+    );
+    store.delete_comment(&a.id, first.id).await.unwrap();
+    assert!(store.comment(&a.id, first.id).await.unwrap().is_none());
+    assert_eq!(store.comments(&a.id).await.unwrap().len(), 1);
+    assert!(matches!(
+        store.add_comment("missing", "bob", "x", 12).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn concurrent_favorites_are_counted_exactly(store: Arc<dyn ArticleStore>) {
+    let a = store
+        .create_article(new_article("alice", "popular", &[], 1))
+        .await
+        .unwrap();
+    let favorite = (0..50).map(|i| {
+        let (store, id) = (store.clone(), a.id.clone());
+        tokio::spawn(async move { store.favorite(&format!("user{i}"), &id).await.unwrap() })
+    });
+    futures_util::future::join_all(favorite).await;
+    // Favoriting twice counts once.
+    store.favorite("user0", &a.id).await.unwrap();
+    assert_eq!(
+        store
+            .article_by_slug("popular")
+            .await
+            .unwrap()
+            .unwrap()
+            .favorites_count,
+        50
+    );
+    let unfavorite = (0..25).map(|i| {
+        let (store, id) = (store.clone(), a.id.clone());
+        tokio::spawn(async move { store.unfavorite(&format!("user{i}"), &id).await.unwrap() })
+    });
+    futures_util::future::join_all(unfavorite).await;
+    assert_eq!(
+        store
+            .article_by_slug("popular")
+            .await
+            .unwrap()
+            .unwrap()
+            .favorites_count,
+        25
+    );
+}
+
+async fn concurrent_updates_from_one_version_conflict(store: Arc<dyn ArticleStore>) {
+    let a = store
+        .create_article(new_article("alice", "contested", &[], 1))
+        .await
+        .unwrap();
+    let attempts = ["from tab one", "from tab two"].map(|body| {
+        let (store, id) = (store.clone(), a.id.clone());
+        tokio::spawn(async move {
+            let changes = ArticleChanges {
+                body: Some(body.into()),
+                ..Default::default()
+            };
+            store.update_article(&id, 1, changes, 5).await
+        })
+    });
+    let results: Vec<_> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "exactly one wins"
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict)))
+            .count(),
+        1,
+        "the other gets a conflict"
+    );
+    let stored = store.article_by_slug("contested").await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    let winner = results.into_iter().find_map(Result::ok).unwrap();
+    assert_eq!(stored.body, winner.body);
+}
+
+async fn sqlite() -> (tempfile::TempDir, Arc<dyn ArticleStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("business.db"))
+        .await
+        .unwrap();
+    (dir, Arc::new(store))
+}
+
+macro_rules! suite {
+    ($backend:ident: $($name:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (_guard, store) = super::$backend().await;
+                    super::$name(store).await
+                }
+            )*
+        }
+    };
+}
+
+suite!(sqlite:
+    crud_and_tags,
+    listing_filters_and_pages,
+    comments_in_order,
+    concurrent_favorites_are_counted_exactly,
+    concurrent_updates_from_one_version_conflict,
+);
