@@ -3,7 +3,8 @@
 #   1. unit and integration tests (cargo test): the integration tests start the
 #      real services on free loopback ports, against SQLite and against the
 #      PostgreSQL server on 127.0.0.1:5432;
-#   2. the RealWorld Hurl conformance files through the gateway of `cloudsec up`.
+#   2. the RealWorld Hurl conformance files through the gateway of `cloudsec up`,
+#      with the business service on SQLite and again on DynamoDB (moto).
 # Needs: a Rust toolchain, PostgreSQL on 127.0.0.1:5432 (trust auth, database
 # `test`). Idempotent; quick when everything is in place.
 set -euo pipefail
@@ -20,4 +21,5 @@ pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 || {
 }
 
 bash scripts/conformance.sh
+STORE=dynamodb bash scripts/conformance.sh
 cargo test --workspace --locked

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the test tools that are not part of the Rust toolchain, into a cache
 # outside the clone. Idempotent: quick when everything is present.
-#   hurl 8.0.1   (RealWorld API conformance suite)
+#   hurl 8.0.1          (RealWorld API conformance suite)
+#   moto[server] (PyPI) (DynamoDB and other AWS APIs, for the DynamoDB store)
 set -euo pipefail
 
 CACHE="${CI_CACHE_DIR:-$HOME/.cache/cloudsec-ci}"
@@ -25,4 +26,9 @@ if [ "$(hurl --version 2>/dev/null | head -1 | awk '{print $2}')" != "8.0.1" ]; 
   apt_install libcurl4-openssl-dev libclang-dev pkg-config
   echo "building hurl 8.0.1 (once; cached in $TOOLS)"
   CARGO_TARGET_DIR="$CACHE/tools-target" cargo install --locked --quiet --root "$TOOLS" hurl@8.0.1
+fi
+
+if ! python3 -c "import moto.server, flask" >/dev/null 2>&1; then
+  echo "installing moto[server] (pip)"
+  python3 -m pip install --quiet 'moto[server]'
 fi

@@ -14,6 +14,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub store: StoreKind,
     pub sqlite: SqliteConfig,
+    pub dynamodb: DynamoConfig,
     /// The auth service, for its JWKS, introspection and profile lookup
     /// (`cloudsec up` points it at the embedded auth service).
     pub auth_url: Url,
@@ -29,6 +30,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8082)),
             store: StoreKind::Sqlite,
             sqlite: SqliteConfig::default(),
+            dynamodb: DynamoConfig::default(),
             auth_url: gateway_free_default(),
             token_validation: TokenValidation::Local,
             profile_cache_ttl_ms: 2000,
@@ -46,6 +48,29 @@ fn gateway_free_default() -> Url {
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
     Sqlite,
+    Dynamodb,
+}
+
+/// `[business.dynamodb]`: the table (see docs/dynamodb.md). Region and
+/// credentials come from the standard AWS chain (env, profile, IRSA, IMDS).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DynamoConfig {
+    pub table: String,
+    /// Endpoint override, e.g. a local DynamoDB or moto server.
+    pub endpoint: Option<Url>,
+    /// Create the table (and its indexes) at start when missing.
+    pub create_table: bool,
+}
+
+impl Default for DynamoConfig {
+    fn default() -> Self {
+        Self {
+            table: "cloudsec-conduit".into(),
+            endpoint: None,
+            create_table: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +123,18 @@ impl Validate for Config {
             errors.push(ConfigError::new(
                 "business.auth_url",
                 "must be an http(s) URL",
+            ));
+        }
+        let table_ok = (3..=255).contains(&self.dynamodb.table.len())
+            && self
+                .dynamodb
+                .table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !table_ok {
+            errors.push(ConfigError::new(
+                "business.dynamodb.table",
+                "must be 3-255 characters of a-z, A-Z, 0-9, '_', '-', '.'",
             ));
         }
         if self.profile_cache_ttl_ms > 3_600_000 {

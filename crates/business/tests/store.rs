@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use cloudsec_business::config::DynamoConfig;
 use cloudsec_business::store::{
-    ArticleChanges, ArticleFilter, ArticleStore, NewArticle, SqliteStore, StoreError,
+    ArticleChanges, ArticleFilter, ArticleStore, DynamoStore, NewArticle, SqliteStore, StoreError,
 };
 
 fn new_article(author: &str, slug: &str, tags: &[&str], now: i64) -> NewArticle {
@@ -283,6 +284,61 @@ async fn sqlite() -> (tempfile::TempDir, Arc<dyn ArticleStore>) {
     (dir, Arc::new(store))
 }
 
+/// A moto server (DynamoDB API) of this test's own, serving one request at a
+/// time like DynamoDB's per-request atomicity (scripts/moto_serial.py),
+/// stopped on drop.
+struct Moto(std::process::Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn dynamodb() -> (Moto, Arc<dyn ArticleStore>) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/moto_serial.py");
+    let child = std::process::Command::new("python3")
+        .args([launcher, "127.0.0.1", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 with moto[server] (pip install 'moto[server]')");
+    let moto = Moto(child);
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .endpoint_url(&url)
+        .build();
+    let settings = DynamoConfig {
+        table: "conduit-test".into(),
+        endpoint: None,
+        create_table: true,
+    };
+    let store = DynamoStore::with_client(aws_sdk_dynamodb::Client::from_conf(config), &settings)
+        .await
+        .unwrap();
+    (moto, Arc::new(store))
+}
+
 macro_rules! suite {
     ($backend:ident: $($name:ident),* $(,)?) => {
         mod $backend {
@@ -298,6 +354,14 @@ macro_rules! suite {
 }
 
 suite!(sqlite:
+    crud_and_tags,
+    listing_filters_and_pages,
+    comments_in_order,
+    concurrent_favorites_are_counted_exactly,
+    concurrent_updates_from_one_version_conflict,
+);
+
+suite!(dynamodb:
     crud_and_tags,
     listing_filters_and_pages,
     comments_in_order,

@@ -1,6 +1,7 @@
 //! The store port of the Conduit domain and its adapters. One conformance
 //! suite (tests/store.rs) runs against every adapter.
 
+mod dynamo;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use dynamo::DynamoStore;
 pub use sqlite::SqliteStore;
 
 use crate::config::{Config, StoreKind};
@@ -164,5 +166,6 @@ pub async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Arc<dyn Ar
                 .unwrap_or_else(|| data_dir.join("business.db"));
             Ok(Arc::new(SqliteStore::open(&path).await?))
         }
+        StoreKind::Dynamodb => Ok(Arc::new(DynamoStore::open(&config.dynamodb).await?)),
     }
 }
