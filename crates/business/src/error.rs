@@ -17,10 +17,10 @@ pub enum Error {
     TokenInvalid,
     /// 422 with the field named.
     #[error("{field} {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: String, message: String },
+    /// 413: the request body is over `business.limits.request_body_bytes`.
+    #[error("body too large")]
+    TooLarge,
     /// 404: `{"errors":{"<what>":["not found"]}}`.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -38,9 +38,9 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
-            field,
+            field: field.into(),
             message: message.into(),
         }
     }
@@ -68,9 +68,16 @@ impl IntoResponse for Error {
         let (status, field, message) = match &self {
             Self::TokenMissing => (StatusCode::UNAUTHORIZED, "token", "is missing".to_owned()),
             Self::TokenInvalid => (StatusCode::UNAUTHORIZED, "token", "is invalid".to_owned()),
-            Self::Invalid { field, message } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, *field, message.clone())
-            }
+            Self::Invalid { field, message } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                field.as_str(),
+                message.clone(),
+            ),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body",
+                "is too large".to_owned(),
+            ),
             Self::NotFound(what) => (StatusCode::NOT_FOUND, *what, "not found".to_owned()),
             Self::Forbidden(what) => (StatusCode::FORBIDDEN, *what, "forbidden".to_owned()),
             Self::Conflict(what) => (

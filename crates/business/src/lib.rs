@@ -57,7 +57,7 @@ impl State {
         tokens: &TokenExpectations,
         context: &Context,
     ) -> anyhow::Result<Self> {
-        let store = store::open(config, &context.data_dir).await?;
+        let store = store::open(config, &context.data_dir, context.redis.clone()).await?;
         let password = platform::secrets::service_client_password(&context.secrets)?;
         let client_id = platform::secrets::SERVICE_CLIENT_ID.to_owned();
         let identity = match config.token_validation {
@@ -116,6 +116,6 @@ pub fn router(state: State) -> Router {
     let body_limit = state.inner.config.limits.request_body_bytes;
     let app = http::router()
         .with_state(state)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit));
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit));
     platform::stack::wrap(app, SERVICE, readiness)
 }

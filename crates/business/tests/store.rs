@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use cloudsec_business::config::DynamoConfig;
 use cloudsec_business::store::{
-    ArticleChanges, ArticleFilter, ArticleStore, DynamoStore, NewArticle, SqliteStore, StoreError,
+    ArticleChanges, ArticleFilter, ArticleStore, CachedStore, DynamoStore, NewArticle, SqliteStore,
+    StoreError,
 };
 
 fn new_article(author: &str, slug: &str, tags: &[&str], now: i64) -> NewArticle {
@@ -339,6 +340,12 @@ async fn dynamodb() -> (Moto, Arc<dyn ArticleStore>) {
     (moto, Arc::new(store))
 }
 
+/// SQLite behind the read cache: caching must not change any answer.
+async fn cached_sqlite() -> (tempfile::TempDir, Arc<dyn ArticleStore>) {
+    let (dir, store) = sqlite().await;
+    (dir, Arc::new(CachedStore::new(store, None)))
+}
+
 macro_rules! suite {
     ($backend:ident: $($name:ident),* $(,)?) => {
         mod $backend {
@@ -362,6 +369,14 @@ suite!(sqlite:
 );
 
 suite!(dynamodb:
+    crud_and_tags,
+    listing_filters_and_pages,
+    comments_in_order,
+    concurrent_favorites_are_counted_exactly,
+    concurrent_updates_from_one_version_conflict,
+);
+
+suite!(cached_sqlite:
     crud_and_tags,
     listing_filters_and_pages,
     comments_in_order,

@@ -15,16 +15,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(JsonRejection::BytesRejection(_)) => Err(Error::invalid("body", "is too large")),
+            Err(JsonRejection::BytesRejection(_)) => Err(Error::TooLarge),
             Err(JsonRejection::JsonDataError(e)) => {
-                tracing::debug!(reason = %e.body_text(), "request body refused");
+                // "…target type: article.title: invalid type: integer `5`, expected a string at …"
+                let text = e.body_text();
+                tracing::debug!(reason = %text, "request body refused");
+                let detail = text
+                    .split_once("target type: ")
+                    .map_or(text.as_str(), |(_, d)| d);
+                let (field, problem) = match detail.split_once(": ") {
+                    Some((path, problem)) if !path.contains(' ') => {
+                        (path.rsplit('.').next().unwrap_or(path), problem)
+                    }
+                    _ => ("body", detail),
+                };
+                let problem = problem.split(" at line ").next().unwrap_or(problem);
                 Err(Error::invalid(
-                    "body",
-                    e.body_text()
-                        .rsplit(": ")
-                        .next()
-                        .unwrap_or("is invalid")
-                        .to_owned(),
+                    field.to_owned(),
+                    format!("is invalid: {problem}"),
                 ))
             }
             Err(rejection) => {

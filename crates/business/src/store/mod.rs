@@ -1,6 +1,7 @@
 //! The store port of the Conduit domain and its adapters. One conformance
 //! suite (tests/store.rs) runs against every adapter.
 
+mod cached;
 mod dynamo;
 mod sqlite;
 
@@ -9,7 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use platform::redis::Redis;
 
+pub use cached::CachedStore;
 pub use dynamo::DynamoStore;
 pub use sqlite::SqliteStore;
 
@@ -155,8 +158,17 @@ pub trait ArticleStore: Send + Sync + 'static {
     async fn delete_comment(&self, article_id: &str, id: i64) -> StoreResult<()>;
 }
 
-/// Opens the adapter chosen by `business.store`.
-pub async fn open(config: &Config, data_dir: &Path) -> anyhow::Result<Arc<dyn ArticleStore>> {
+/// Opens the adapter chosen by `business.store`, behind the read cache.
+pub async fn open(
+    config: &Config,
+    data_dir: &Path,
+    redis: Option<Redis>,
+) -> anyhow::Result<Arc<dyn ArticleStore>> {
+    let store = open_adapter(config, data_dir).await?;
+    Ok(Arc::new(CachedStore::new(store, redis)))
+}
+
+async fn open_adapter(config: &Config, data_dir: &Path) -> anyhow::Result<Arc<dyn ArticleStore>> {
     match config.store {
         StoreKind::Sqlite => {
             let path = config

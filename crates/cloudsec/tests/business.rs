@@ -1,0 +1,132 @@
+//! The business API's own rules through the gateway: input limits with the
+//! field named, nothing half-written, and the introspection mode.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Running, free_port};
+use serde_json::{Value, json};
+
+async fn register(client: &reqwest::Client, url: &str, name: &str) -> String {
+    let body: Value = client
+        .post(format!("{url}/api/users"))
+        .json(&json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "a long enough passphrase"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["user"]["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Running::up(dir.path(), free_port(), &[]).await;
+    let url = &platform.url;
+    let client = reqwest::Client::new();
+    let token = register(&client, url, "strict").await;
+    let create = |article: Value| {
+        client
+            .post(format!("{url}/api/articles"))
+            .header("Authorization", format!("Token {token}"))
+            .json(&json!({ "article": article }))
+            .send()
+    };
+    let cases = [
+        (
+            json!({"title": "x".repeat(257), "description": "d", "body": "b"}),
+            422,
+            "title",
+        ),
+        (
+            json!({"title": "t", "description": "   ", "body": "b"}),
+            422,
+            "description",
+        ),
+        (
+            json!({"title": "t", "description": "d", "body": "b", "tagList": (0..21).map(|i| i.to_string()).collect::<Vec<_>>()}),
+            422,
+            "tagList",
+        ),
+        (
+            json!({"title": "t", "description": "d", "body": "b", "tagList": ["x".repeat(65)]}),
+            422,
+            "tagList",
+        ),
+        (
+            json!({"title": "t", "description": "d", "body": "b".repeat(300_000)}),
+            413,
+            "body",
+        ),
+        (
+            json!({"title": 5, "description": "d", "body": "b"}),
+            422,
+            "title",
+        ),
+        (
+            json!({"title": "t", "description": "d", "body": "b", "tagList": "rust"}),
+            422,
+            "tagList",
+        ),
+    ];
+    for (article, status, field) in cases {
+        let response = create(article).await.unwrap();
+        assert_eq!(response.status(), status, "{field}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["errors"][field].is_array(), "{field}: {body}");
+    }
+    let list: Value = client
+        .get(format!("{url}/api/articles"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["articlesCount"], 0, "nothing was written");
+
+    for query in ["limit=0", "limit=abc", "limit=1000", "offset=-1"] {
+        let response = client
+            .get(format!("{url}/api/articles?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "{query}");
+        let body: Value = response.json().await.unwrap();
+        let field = query.split('=').next().unwrap();
+        assert!(body["errors"][field].is_array(), "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn introspection_mode_asks_auth_for_every_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Running::up(
+        dir.path(),
+        free_port(),
+        &[("CLOUDSEC_BUSINESS__TOKEN_VALIDATION", "introspect")],
+    )
+    .await;
+    let url = &platform.url;
+    let client = reqwest::Client::new();
+    let token = register(&client, url, "introspected").await;
+    let feed = |token: String| {
+        client
+            .get(format!("{url}/api/articles/feed"))
+            .header("Authorization", format!("Token {token}"))
+            .send()
+    };
+    assert_eq!(feed(token.clone()).await.unwrap().status(), 200);
+    assert_eq!(feed("garbage".into()).await.unwrap().status(), 401);
+    let logout = client
+        .post(format!("{url}/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    assert_eq!(feed(token).await.unwrap().status(), 401);
+}
