@@ -23,6 +23,9 @@ use super::{
 
 const TTL: Duration = Duration::from_secs(30);
 
+/// One listing page and the total number of matches.
+type Page = (Vec<Article>, u64);
+
 enum Generation {
     Local(AtomicU64),
     Shared(Redis),
@@ -33,7 +36,7 @@ pub struct CachedStore {
     generation: Generation,
     tags: Cache<u64, Arc<Vec<String>>>,
     articles: Cache<(u64, String), Option<Arc<Article>>>,
-    pages: Cache<(u64, String), Arc<(Vec<Article>, u64)>>,
+    pages: Cache<(u64, String), Arc<Page>>,
 }
 
 impl CachedStore {
