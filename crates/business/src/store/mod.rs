@@ -165,7 +165,11 @@ pub async fn open(
     redis: Option<Redis>,
 ) -> anyhow::Result<Arc<dyn ArticleStore>> {
     let store = open_adapter(config, data_dir).await?;
-    Ok(Arc::new(CachedStore::new(store, redis)))
+    if config.read_cache {
+        Ok(Arc::new(CachedStore::new(store, redis)))
+    } else {
+        Ok(store)
+    }
 }
 
 async fn open_adapter(config: &Config, data_dir: &Path) -> anyhow::Result<Arc<dyn ArticleStore>> {

@@ -278,9 +278,19 @@ impl ArticleStore for SqliteStore {
         limit: u32,
         offset: u32,
     ) -> StoreResult<(Vec<Article>, u64)> {
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM articles a");
-        push_filter(&mut count, filter);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let unfiltered = filter.tag.is_none()
+            && filter.author_id.is_none()
+            && filter.favorited_by.is_none()
+            && filter.followed_by.is_none();
+        let total: i64 = if unfiltered {
+            sqlx::query_scalar("SELECT n FROM article_count WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?
+        } else {
+            let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM articles a");
+            push_filter(&mut count, filter);
+            count.build_query_scalar().fetch_one(&self.pool).await?
+        };
 
         let mut page = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {} FROM articles a",

@@ -1,0 +1,54 @@
+# Shared by the bench scripts: build the release binary, start `cloudsec up`
+# on a free loopback port with its own data dir, and clean up on exit.
+# Load generators: wrk and hey (Debian packages), installed when missing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloudsec-ci/target}"
+BIN="$CARGO_TARGET_DIR/release/cloudsec"
+
+need_tools() {
+  local missing=()
+  for tool in wrk hey sqlite3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  (cd "$ROOT" && cargo build --release --locked --quiet -p cloudsec)
+}
+
+# start_platform [ENV=VALUE ...]: sets URL, DATA, PID.
+start_platform() {
+  DATA="$(mktemp -d)"
+  env "$@" "$BIN" up --data-dir "$DATA/data" --port 0 >"$DATA/stdout" 2>"$DATA/stderr" &
+  PID=$!
+  URL=""
+  for _ in $(seq 1 200); do
+    URL="$(sed -n 's/^CloudSec is ready at //p' "$DATA/stdout")"
+    [ -n "$URL" ] && break
+    sleep 0.05
+  done
+  [ -n "$URL" ] || { cat "$DATA/stderr" >&2; exit 1; }
+}
+
+stop_platform() {
+  [ -n "${PID:-}" ] && { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+  [ -n "${DATA:-}" ] && rm -rf "$DATA"
+  PID=""
+  DATA=""
+}
+trap stop_platform EXIT
+
+# register NAME: prints the access token.
+register() {
+  curl -sf -H 'content-type: application/json' \
+    -d "{\"user\":{\"username\":\"$1\",\"email\":\"$1@bench.example\",\"password\":\"bench passphrase 42\"}}" \
+    "$URL/api/users" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["token"])'
+}
+
+# p99 and requests/s from `wrk --latency` output on stdin.
+wrk_summary() {
+  awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "rps=%s p99=%s non2xx=%s\n", rps, p99, (bad==""?0:bad)}'
+}
