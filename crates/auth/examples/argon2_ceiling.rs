@@ -11,13 +11,24 @@ use argon2::{Algorithm, Argon2, Params, Version};
 
 fn main() {
     let config = cloudsec_auth::config::PasswordConfig::default();
-    let params = Params::new(config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism, None).unwrap();
+    let params = Params::new(
+        config.argon2_memory_kib,
+        config.argon2_iterations,
+        config.argon2_parallelism,
+        None,
+    )
+    .unwrap();
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let salt = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").unwrap();
-    let hash = argon2.hash_password(b"correct horse battery staple", &salt).unwrap().to_string();
+    let hash = argon2
+        .hash_password(b"correct horse battery staple", &salt)
+        .unwrap()
+        .to_string();
     let verify = |argon2: &Argon2| {
         let parsed = PasswordHash::new(&hash).unwrap();
-        argon2.verify_password(b"correct horse battery staple", &parsed).unwrap();
+        argon2
+            .verify_password(b"correct horse battery staple", &parsed)
+            .unwrap();
     };
     let run = Duration::from_secs(3);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -49,7 +60,10 @@ fn main() {
         });
         f64::from(total) / start.elapsed().as_secs_f64()
     };
-    println!("Argon2id m={} t={} p={}", config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism);
+    println!(
+        "Argon2id m={} t={} p={}",
+        config.argon2_memory_kib, config.argon2_iterations, config.argon2_parallelism
+    );
     println!("verifications, 1 core:      {per_core:>8.1} /s");
     println!("verifications, {cores} cores:     {all:>8.1} /s  (the login ceiling)");
 }

@@ -11,9 +11,32 @@ use crate::State;
 use crate::audit::{Event, Kind};
 use crate::db::UserRow;
 use crate::error::{Error, Result};
+use crate::session::Issued;
 
 impl State {
-    pub(crate) async fn authenticate(
+    /// A password login: checked, then a new session, audited.
+    pub(crate) async fn log_in(
+        &self,
+        email: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Result<(UserRow, Issued)> {
+        let user = self.authenticate(email, password, ip).await?;
+        let issued = self.start_session(&user.id, user_agent).await?;
+        self.inner
+            .audit
+            .record(
+                Event::new(Kind::LoginSuccess)
+                    .user(&user.id)
+                    .session(&issued.session_id)
+                    .ip(ip),
+            )
+            .await;
+        Ok((user, issued))
+    }
+
+    async fn authenticate(
         &self,
         email: &str,
         password: &str,

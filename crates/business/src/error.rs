@@ -18,9 +18,6 @@ pub enum Error {
     /// 422 with the field named.
     #[error("{field} {message}")]
     Invalid { field: String, message: String },
-    /// 413: the request body is over `business.limits.request_body_bytes`.
-    #[error("body too large")]
-    TooLarge,
     /// 404: `{"errors":{"<what>":["not found"]}}`.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -72,11 +69,6 @@ impl IntoResponse for Error {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 field.as_str(),
                 message.clone(),
-            ),
-            Self::TooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body",
-                "is too large".to_owned(),
             ),
             Self::NotFound(what) => (StatusCode::NOT_FOUND, *what, "not found".to_owned()),
             Self::Forbidden(what) => (StatusCode::FORBIDDEN, *what, "forbidden".to_owned()),

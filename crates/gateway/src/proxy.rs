@@ -69,7 +69,10 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
         .map(|c| c.0);
     *request.uri_mut() = uri;
     *request.version_mut() = Version::HTTP_11;
-    let parent = request.extensions().get::<trace_context::TraceParent>().copied();
+    let parent = request
+        .extensions()
+        .get::<trace_context::TraceParent>()
+        .copied();
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
     add_forwarded(headers, peer);

@@ -31,7 +31,10 @@ fn rate(run: Duration, mut f: impl FnMut()) -> f64 {
 fn main() {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
     let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let claims = AccessClaims {
         iss: "cloudsec-auth".into(),
         aud: "cloudsec".into(),
@@ -42,24 +45,32 @@ fn main() {
         nbf: now,
         exp: now + 900,
     };
-    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "k1"}).to_string());
+    let header =
+        URL_SAFE_NO_PAD.encode(json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "k1"}).to_string());
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
     let input = format!("{header}.{payload}");
     let signature = pair.sign(input.as_bytes());
     let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()));
 
     let keys = KeySet::default();
-    keys.replace(&Jwks { keys: vec![Jwk::ed25519("k1", pair.public_key().as_ref())] });
+    keys.replace(&Jwks {
+        keys: vec![Jwk::ed25519("k1", pair.public_key().as_ref())],
+    });
     let verifier = Verifier::new("cloudsec-auth", "cloudsec", keys);
     assert_eq!(verifier.verify(&token).unwrap(), claims);
 
     let public = UnparsedPublicKey::new(&ED25519, pair.public_key().as_ref().to_vec());
     let run = Duration::from_secs(3);
-    let ceiling = rate(run, || public.verify(input.as_bytes(), signature.as_ref()).unwrap());
+    let ceiling = rate(run, || {
+        public.verify(input.as_bytes(), signature.as_ref()).unwrap()
+    });
     let full = rate(run, || {
         verifier.verify(&token).unwrap();
     });
     println!("token bytes:                         {}", token.len());
     println!("Ed25519 verify (ceiling), 1 core:    {ceiling:>10.0} /s");
-    println!("Verifier::verify (full check), 1 core: {full:>8.0} /s  ({:.0}% of ceiling)", 100.0 * full / ceiling);
+    println!(
+        "Verifier::verify (full check), 1 core: {full:>8.0} /s  ({:.0}% of ceiling)",
+        100.0 * full / ceiling
+    );
 }

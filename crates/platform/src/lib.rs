@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod data_dir;
 pub mod health;
 pub mod http_metrics;
+pub mod json;
 pub mod jwks;
 pub mod problem;
 pub mod redis;

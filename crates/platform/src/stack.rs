@@ -44,10 +44,12 @@ pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Rout
                 })
                 .on_failure(()),
         )
-        .layer(axum::middleware::map_request(|mut req: Request| async move {
-            trace_context::attach(&mut req);
-            req
-        }))
+        .layer(axum::middleware::map_request(
+            |mut req: Request| async move {
+                trace_context::attach(&mut req);
+                req
+            },
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
     health::router(readiness).merge(app)

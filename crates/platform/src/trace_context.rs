@@ -41,8 +41,16 @@ impl TraceParent {
     /// Continues the caller's trace, or starts one.
     pub fn continue_or_start(headers: &HeaderMap) -> Self {
         let span_id = nonzero::<8>();
-        match headers.get(&TRACEPARENT).and_then(|v| v.to_str().ok()).and_then(parse) {
-            Some((trace_id, sampled)) => Self { trace_id, span_id, sampled },
+        match headers
+            .get(&TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse)
+        {
+            Some((trace_id, sampled)) => Self {
+                trace_id,
+                span_id,
+                sampled,
+            },
             None => Self {
                 trace_id: nonzero::<16>(),
                 span_id,
@@ -83,8 +91,14 @@ fn hex(bytes: &[u8]) -> String {
 /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; all-zero ids are invalid.
 fn parse(value: &str) -> Option<([u8; 16], bool)> {
     let mut parts = value.trim().split('-');
-    let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if version != "00" || parts.next().is_some() || trace.len() != 32 || parent.len() != 16 || flags.len() != 2 {
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if version != "00"
+        || parts.next().is_some()
+        || trace.len() != 32
+        || parent.len() != 16
+        || flags.len() != 2
+    {
         return None;
     }
     let mut trace_id = [0u8; 16];
@@ -128,15 +142,21 @@ pub fn attach<B>(request: &mut http::Request<B>) {
 /// Joins `span` to the request's trace and returns the trace id for the logs.
 pub fn join(span: &tracing::Span, headers: &HeaderMap, extensions: &Extensions) -> Option<String> {
     if opentelemetry() {
-        let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&HeaderExtractor(headers))
+        });
         if parent.span().span_context().is_valid() {
             let _ = span.set_parent(parent);
         }
         let context = span.context();
         let span_context = context.span().span_context().clone();
-        span_context.is_valid().then(|| span_context.trace_id().to_string())
+        span_context
+            .is_valid()
+            .then(|| span_context.trace_id().to_string())
     } else {
-        extensions.get::<TraceParent>().map(TraceParent::trace_id_hex)
+        extensions
+            .get::<TraceParent>()
+            .map(TraceParent::trace_id_hex)
     }
 }
 
@@ -145,7 +165,9 @@ pub fn join(span: &tracing::Span, headers: &HeaderMap, extensions: &Extensions) 
 pub fn inject(headers: &mut HeaderMap, parent: Option<&TraceParent>) {
     if opentelemetry() {
         let context = tracing::Span::current().context();
-        opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&context, &mut HeaderInjector(headers)));
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.inject_context(&context, &mut HeaderInjector(headers))
+        });
     } else if let Some(parent) = parent {
         headers.insert(TRACEPARENT, parent.header());
     }
@@ -158,13 +180,19 @@ mod tests {
     #[test]
     fn continues_a_valid_trace_and_starts_one_otherwise() {
         let mut h = HeaderMap::new();
-        h.insert(TRACEPARENT, HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        h.insert(
+            TRACEPARENT,
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
         let tp = TraceParent::continue_or_start(&h);
         assert_eq!(tp.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
         let out = tp.header();
         let out = out.to_str().unwrap();
         assert!(out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && out.ends_with("-01"));
-        assert!(!out.contains("00f067aa0ba902b7"), "own span id, not the caller's");
+        assert!(
+            !out.contains("00f067aa0ba902b7"),
+            "own span id, not the caller's"
+        );
         for bad in [
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
@@ -173,7 +201,11 @@ mod tests {
             "garbage",
         ] {
             h.insert(TRACEPARENT, HeaderValue::from_static(bad));
-            assert_ne!(TraceParent::continue_or_start(&h).trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
+            assert_ne!(
+                TraceParent::continue_or_start(&h).trace_id_hex(),
+                "4bf92f3577b34da6a3ce929d0e0e4736",
+                "{bad}"
+            );
         }
     }
 }

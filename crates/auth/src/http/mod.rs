@@ -1,7 +1,6 @@
 //! HTTP resources: the RealWorld user routes and the platform's token,
 //! session, discovery and internal routes, one module each.
 
-mod body;
 mod cookie;
 mod internal;
 mod sessions;

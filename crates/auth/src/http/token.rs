@@ -98,22 +98,12 @@ async fn token(
             let (Some(email), Some(password)) = (params.username, params.password) else {
                 return Err(Error::invalid_request("username and password are required"));
             };
-            let user = match auth.authenticate(&email, &password, ip).await {
+            let (_, issued) = match auth.log_in(&email, &password, ip, agent.as_deref()).await {
                 Err(Error::Credentials) => {
                     return Err(Error::invalid_grant("invalid username or password"));
                 }
                 other => other?,
             };
-            let issued = auth.start_session(&user.id, agent.as_deref()).await?;
-            auth.inner
-                .audit
-                .record(
-                    Event::new(Kind::LoginSuccess)
-                        .user(&user.id)
-                        .session(&issued.session_id)
-                        .ip(ip),
-                )
-                .await;
             Ok(no_store(token_response(&issued, true)))
         }
         Some("refresh_token") => {

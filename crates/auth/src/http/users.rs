@@ -9,7 +9,6 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::body::{JsonBody, present};
 use super::cookie;
 use crate::audit::{Event, Kind};
 use crate::db::{NewUser, UserChanges, UserRow};
@@ -18,6 +17,7 @@ use crate::extract::{AuthUser, ClientIp, UserAgent};
 use crate::session::Issued;
 use crate::user::{Email, Username, parse_bio, parse_image};
 use crate::{State as Auth, clock};
+use platform::json::{JsonBody, present};
 
 pub fn router() -> Router<Auth> {
     Router::new()
@@ -174,17 +174,7 @@ async fn login(
         input.email.unwrap_or_default(),
         input.password.unwrap_or_default(),
     );
-    let user = auth.authenticate(&email, &password, ip).await?;
-    let issued = auth.start_session(&user.id, agent.as_deref()).await?;
-    auth.inner
-        .audit
-        .record(
-            Event::new(Kind::LoginSuccess)
-                .user(&user.id)
-                .session(&issued.session_id)
-                .ip(ip),
-        )
-        .await;
+    let (user, issued) = auth.log_in(&email, &password, ip, agent.as_deref()).await?;
     auth.signed_in(StatusCode::OK, user, issued)
 }
 

@@ -6,12 +6,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::body::{JsonBody, present};
 use super::views::{ArticleView, now_ms};
 use crate::article;
 use crate::error::{Error, Result};
 use crate::identity::AuthUser;
 use crate::store::{Article, ArticleChanges, ArticleFilter, NewArticle, StoreError};
+use platform::json::{JsonBody, present};
 
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;

@@ -7,11 +7,11 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::body::JsonBody;
 use super::views::{CommentView, now_ms};
 use crate::article;
 use crate::error::{Error, Result};
 use crate::identity::AuthUser;
+use platform::json::JsonBody;
 
 pub fn router() -> Router<crate::State> {
     Router::new()

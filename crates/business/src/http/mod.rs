@@ -2,7 +2,6 @@
 //! they share.
 
 mod articles;
-mod body;
 mod comments;
 mod profiles;
 mod tags;
