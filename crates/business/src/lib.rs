@@ -29,11 +29,7 @@ use store::ArticleStore;
 pub const SERVICE: &str = "business";
 
 /// What tokens this service accepts: the auth service's `iss` and `aud`.
-#[derive(Debug, Clone)]
-pub struct TokenExpectations {
-    pub issuer: String,
-    pub audience: String,
-}
+pub use platform::tokens::Expectations as TokenExpectations;
 
 /// Everything a request handler needs.
 #[derive(Clone)]

@@ -162,7 +162,13 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
     upstreams
         .business
         .get_or_insert(gateway::UpstreamList(vec![business_url]));
-    let gateway_state = gateway::State::from_config(&settings.gateway, gateway_stop.clone());
+    let gateway_state = gateway::State::from_config(
+        &settings.gateway,
+        &token_expectations(&settings),
+        context.deny.clone(),
+        context.redis.clone(),
+        gateway_stop.clone(),
+    );
     let edge = Bound {
         name: gateway::SERVICE,
         listener: edge_listener,
@@ -213,9 +219,23 @@ fn check_exit(done: Option<Exit>) -> anyhow::Result<()> {
 
 async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
+    if settings.redis.url.is_none() && service != Service::Auth {
+        tracing::warn!(
+            "redis.url is not set: logouts and revocations reach this process only through the tokens' expiry; \
+             set redis.url when services run as separate processes"
+        );
+    }
     let bound = match service {
         Service::Gateway => {
-            let state = gateway::State::from_config(&settings.gateway, stop.clone());
+            let redis = platform::redis::Redis::connect(&settings.redis).await?;
+            let deny = platform::revocation::DenyList::new(redis.clone());
+            let state = gateway::State::from_config(
+                &settings.gateway,
+                &token_expectations(&settings),
+                deny,
+                redis,
+                stop.clone(),
+            );
             let addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
             bind(gateway::SERVICE, addr, gateway::router(state)).await?
         }

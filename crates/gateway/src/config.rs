@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use ipnet::IpNet;
 use platform::config::{ConfigError, Validate};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -23,6 +24,74 @@ pub struct Config {
     pub health_check_interval_ms: u64,
     /// Upper bound for one upstream exchange (response headers).
     pub upstream_timeout_secs: u64,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` is believed, e.g. the load
+    /// balancer's subnets; empty: the socket peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    pub limits: Limits,
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `[gateway.limits]`: protocol limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest path and query (414 beyond).
+    pub uri_bytes: usize,
+    /// Largest sum of header names and values (431 beyond).
+    pub header_bytes: usize,
+    /// Largest request body (413 beyond).
+    pub body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            uri_bytes: 8 * 1024,
+            header_bytes: 32 * 1024,
+            body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A GCRA rate: a steady rate and the burst allowed on top.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// `[gateway.rate_limit]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Every request, per client IP.
+    pub per_ip: Rate,
+    /// `POST /api/users/login`, `POST /api/users`, `POST /auth/token`, per client IP.
+    pub credentials_per_ip: Rate,
+    /// Requests with a valid token, per user.
+    pub per_subject: Rate,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            per_ip: Rate {
+                per_second: 200,
+                burst: 400,
+            },
+            credentials_per_ip: Rate {
+                per_second: 2,
+                burst: 50,
+            },
+            per_subject: Rate {
+                per_second: 100,
+                burst: 200,
+            },
+        }
+    }
 }
 
 impl Default for Config {
@@ -34,6 +103,9 @@ impl Default for Config {
             static_dir: None,
             health_check_interval_ms: 2000,
             upstream_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
+            limits: Limits::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -149,6 +221,43 @@ impl Validate for Config {
                 "gateway.upstream_timeout_secs",
                 "must be between 1 and 600",
             ));
+        }
+        let l = &self.limits;
+        for (key, value, range) in [
+            ("gateway.limits.uri_bytes", l.uri_bytes, 256..=1024 * 1024),
+            (
+                "gateway.limits.header_bytes",
+                l.header_bytes,
+                1024..=1024 * 1024,
+            ),
+            (
+                "gateway.limits.body_bytes",
+                l.body_bytes,
+                1024..=1024 * 1024 * 1024,
+            ),
+        ] {
+            if !range.contains(&value) {
+                errors.push(ConfigError::new(
+                    key,
+                    format!("must be between {} and {}", range.start(), range.end()),
+                ));
+            }
+        }
+        let r = &self.rate_limit;
+        for (key, rate) in [
+            ("gateway.rate_limit.per_ip", r.per_ip),
+            (
+                "gateway.rate_limit.credentials_per_ip",
+                r.credentials_per_ip,
+            ),
+            ("gateway.rate_limit.per_subject", r.per_subject),
+        ] {
+            if rate.per_second == 0 || rate.burst == 0 {
+                errors.push(ConfigError::new(
+                    key,
+                    "per_second and burst must be at least 1",
+                ));
+            }
         }
         if let Some(dir) = &self.static_dir
             && !dir.join("index.html").is_file()

@@ -2,13 +2,20 @@
 //! upstream clusters (auth, business), serves the frontend's static files, and
 //! keeps an eye on its upstreams with active health checks.
 //!
-//! Each concern is its own module: `routes` (which cluster serves a path),
-//! `upstream` (endpoints, balancing, health), `proxy` (the forwarding hop),
-//! `static_files` (the SPA).
+//! Each concern is its own module, composed in [`router`] in request order:
+//! `limits` (414/431/413), `rate_limit` (GCRA per IP, per credential
+//! endpoint, per user), `edge_auth` (token check), `routes` (which cluster
+//! serves a path), `upstream` (endpoints, balancing, health), `proxy` (the
+//! forwarding hop), `static_files` (the SPA), `security_headers` (on every
+//! response).
 
 pub mod config;
+mod edge_auth;
+mod limits;
 mod proxy;
+mod rate_limit;
 mod routes;
+mod security_headers;
 mod static_files;
 mod upstream;
 
@@ -16,6 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
+use platform::jwks::RemoteKeys;
+use platform::redis::Redis;
+use platform::revocation::DenyList;
+use platform::tokens::{Expectations, Verifier};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, UpstreamList, loopback_url};
@@ -31,6 +43,9 @@ pub struct State {
 }
 
 struct Inner {
+    edge: edge_auth::EdgeAuth,
+    rate_limits: rate_limit::RateLimits,
+    limits: config::Limits,
     auth: Arc<Cluster>,
     business: Arc<Cluster>,
     client: proxy::Client,
@@ -39,10 +54,33 @@ struct Inner {
 }
 
 impl State {
-    /// Builds the gateway and starts its upstream health checks, which stop
-    /// when `shutdown` fires.
-    pub fn from_config(config: &Config, shutdown: CancellationToken) -> Self {
-        let auth = Arc::new(Cluster::new("auth", config.upstreams.auth_or_default()));
+    /// Builds the gateway and starts its background work (upstream health
+    /// checks, JWKS refresh, rate-limit sweeps), which stops when `shutdown`
+    /// fires. Tokens are checked against auth's JWKS and `deny`; rate limits
+    /// and the deny-list are shared through `redis` when given.
+    pub fn from_config(
+        config: &Config,
+        tokens: &Expectations,
+        deny: DenyList,
+        redis: Option<Redis>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let auth_urls = config.upstreams.auth_or_default();
+        let keys = RemoteKeys::new(
+            auth_urls[0]
+                .join(".well-known/jwks.json")
+                .unwrap_or_else(|_| auth_urls[0].clone()),
+        );
+        keys.spawn_refresh(shutdown.clone());
+        let verifier = Verifier::new(&tokens.issuer, &tokens.audience, keys.keys());
+        let edge = edge_auth::EdgeAuth::new(verifier, keys, deny);
+        let rate_limits = rate_limit::RateLimits::new(
+            &config.rate_limit,
+            config.trusted_proxies.clone(),
+            redis,
+            &shutdown,
+        );
+        let auth = Arc::new(Cluster::new("auth", auth_urls));
         let business = Arc::new(Cluster::new(
             "business",
             config.upstreams.business_or_default(),
@@ -59,6 +97,9 @@ impl State {
         }
         Self {
             inner: Arc::new(Inner {
+                edge,
+                rate_limits,
+                limits: config.limits.clone(),
                 auth,
                 business,
                 client,
@@ -94,6 +135,22 @@ pub fn router(state: State) -> Router {
                     }
                 })
             });
-    let app = Router::new().fallback(proxy::handle).with_state(state);
-    platform::stack::wrap(app, SERVICE, readiness)
+    let inner = &state.inner;
+    let (edge, rate_limits, limits) = (
+        inner.edge.clone(),
+        inner.rate_limits.clone(),
+        inner.limits.clone(),
+    );
+    // Layers wrap outward: the last added runs first.
+    let app = Router::new()
+        .fallback(proxy::handle)
+        .with_state(state)
+        .layer(from_fn_with_state(
+            rate_limits.clone(),
+            rate_limit::by_subject,
+        ))
+        .layer(from_fn_with_state(edge, edge_auth::check))
+        .layer(from_fn_with_state(rate_limits, rate_limit::by_client))
+        .layer(from_fn_with_state(limits, limits::enforce));
+    platform::stack::wrap(security_headers::apply(app, false), SERVICE, readiness)
 }

@@ -115,6 +115,13 @@ impl KeySet {
     }
 }
 
+/// What the platform's access tokens must say: the auth service's `iss` and `aud`.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    pub issuer: String,
+    pub audience: String,
+}
+
 /// Verifies access tokens for one issuer and audience.
 #[derive(Clone)]
 pub struct Verifier {

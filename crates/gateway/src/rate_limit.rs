@@ -1,0 +1,221 @@
+//! Rate limiting with GCRA (the generic cell rate algorithm: a steady rate
+//! plus a burst), per client IP on every request, per client IP more strictly
+//! on the credential endpoints, and per authenticated subject. In-process by
+//! default; with `redis.url` the state lives in Redis (one atomic script per
+//! check, on Redis's clock), so every gateway replica draws on one budget.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use fred::prelude::LuaInterface;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http::header::{HeaderValue, RETRY_AFTER};
+use http::{Method, StatusCode};
+use ipnet::IpNet;
+use platform::problem::Problem;
+use platform::redis::Redis;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Rate, RateLimitConfig};
+use crate::edge_auth::Subject;
+
+/// GCRA on Redis's clock. KEYS[1]: the key; ARGV: emission interval (µs), burst.
+/// Returns 0 when allowed, else the microseconds until it would be.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local allow_at = tat + interval - burst * interval
+if allow_at > now then return allow_at - now end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return 0
+";
+
+enum Backend {
+    Local(Arc<DefaultKeyedRateLimiter<String>>),
+    Redis(Redis),
+}
+
+struct Limiter {
+    name: &'static str,
+    rate: Rate,
+    backend: Backend,
+}
+
+impl Limiter {
+    fn new(
+        name: &'static str,
+        rate: Rate,
+        redis: Option<Redis>,
+        shutdown: &CancellationToken,
+    ) -> Self {
+        let backend = match redis {
+            Some(redis) => Backend::Redis(redis),
+            None => {
+                let per_second = NonZeroU32::new(rate.per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+                let burst = NonZeroU32::new(rate.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+                let limiter = Arc::new(RateLimiter::keyed(
+                    Quota::per_second(per_second).allow_burst(burst),
+                ));
+                // Forget idle keys, so the table stays as large as the active clients.
+                let sweep = limiter.clone();
+                let stop = shutdown.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            () = stop.cancelled() => return,
+                            () = tokio::time::sleep(Duration::from_secs(60)) => sweep.retain_recent(),
+                        }
+                    }
+                });
+                Backend::Local(limiter)
+            }
+        };
+        Self {
+            name,
+            rate,
+            backend,
+        }
+    }
+
+    /// `Err(wait)` when `key` is over its rate.
+    async fn check(&self, key: &str) -> Result<(), Duration> {
+        match &self.backend {
+            Backend::Local(limiter) => limiter
+                .check_key(&key.to_owned())
+                .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
+            Backend::Redis(redis) => {
+                let interval_us = 1_000_000 / u64::from(self.rate.per_second.max(1));
+                let result: Result<i64, _> = redis
+                    .client()
+                    .eval(
+                        GCRA,
+                        vec![redis.key(&format!("ratelimit:{}:{key}", self.name))],
+                        vec![interval_us.to_string(), self.rate.burst.max(1).to_string()],
+                    )
+                    .await;
+                match result {
+                    Ok(0) => Ok(()),
+                    Ok(wait_us) => Err(Duration::from_micros(
+                        u64::try_from(wait_us).unwrap_or(1_000_000),
+                    )),
+                    Err(e) => {
+                        // Failing open keeps the platform up when Redis is not; the
+                        // services' own defences (lockout, verification) still apply.
+                        tracing::warn!(error = %e, limiter = self.name, "rate limit check failed; allowing");
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RateLimits {
+    inner: Option<Arc<Limiters>>,
+}
+
+struct Limiters {
+    per_ip: Limiter,
+    credentials: Limiter,
+    per_subject: Limiter,
+    trusted_proxies: Vec<IpNet>,
+}
+
+impl RateLimits {
+    pub fn new(
+        config: &RateLimitConfig,
+        trusted_proxies: Vec<IpNet>,
+        redis: Option<Redis>,
+        shutdown: &CancellationToken,
+    ) -> Self {
+        if !config.enabled {
+            return Self { inner: None };
+        }
+        Self {
+            inner: Some(Arc::new(Limiters {
+                per_ip: Limiter::new("ip", config.per_ip, redis.clone(), shutdown),
+                credentials: Limiter::new(
+                    "credentials",
+                    config.credentials_per_ip,
+                    redis.clone(),
+                    shutdown,
+                ),
+                per_subject: Limiter::new("subject", config.per_subject, redis, shutdown),
+                trusted_proxies,
+            })),
+        }
+    }
+}
+
+/// Endpoints that take a password or mint tokens: the brute-force targets.
+fn is_credentials_route(method: &Method, path: &str) -> bool {
+    method == Method::POST
+        && matches!(
+            path.trim_end_matches('/'),
+            "/api/users/login" | "/api/users" | "/auth/token"
+        )
+}
+
+fn too_many(wait: Duration, limiter: &str) -> Response {
+    metrics::counter!("gateway_rate_limited_total", "limiter" => limiter.to_owned()).increment(1);
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        Some("rate limit exceeded".to_owned()),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    response
+}
+
+/// Before token checks: per client IP, and stricter on credential endpoints.
+pub async fn by_client(State(limits): State<RateLimits>, request: Request, next: Next) -> Response {
+    let Some(limits) = limits.inner.as_deref() else {
+        return next.run(request).await;
+    };
+    let ip: Option<IpAddr> = platform::client_ip::resolve(
+        request.extensions(),
+        request.headers(),
+        &limits.trusted_proxies,
+    );
+    let key = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    if let Err(wait) = limits.per_ip.check(&key).await {
+        return too_many(wait, limits.per_ip.name);
+    }
+    if is_credentials_route(request.method(), request.uri().path())
+        && let Err(wait) = limits.credentials.check(&key).await
+    {
+        return too_many(wait, limits.credentials.name);
+    }
+    next.run(request).await
+}
+
+/// After the token check: per authenticated subject.
+pub async fn by_subject(
+    State(limits): State<RateLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let (Some(limits), Some(Subject(sub))) = (
+        limits.inner.as_deref(),
+        request.extensions().get::<Subject>(),
+    ) && let Err(wait) = limits.per_subject.check(sub).await
+    {
+        return too_many(wait, limits.per_subject.name);
+    }
+    next.run(request).await
+}
