@@ -44,7 +44,12 @@ pub async fn enforce(State(limits): State<Limits>, request: Request, next: Next)
     if declared.is_some_and(|n| n > limits.body_bytes as u64) {
         return too_large(limits.body_bytes);
     }
-    // A body without a declared length is counted as it streams.
+    // A body without a declared length is counted as it streams. An empty
+    // body stays as it is: wrapped, its length would be unknown and the
+    // upstream request would go out chunked.
+    if declared.is_some() || http_body::Body::is_end_stream(request.body()) {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     let body = Body::new(http_body_util::Limited::new(body, limits.body_bytes));
     next.run(Request::from_parts(parts, body)).await
