@@ -43,6 +43,7 @@ pub struct State {
 }
 
 struct Inner {
+    trusted_proxies: Vec<ipnet::IpNet>,
     edge: edge_auth::EdgeAuth,
     rate_limits: rate_limit::RateLimits,
     limits: config::Limits,
@@ -97,6 +98,7 @@ impl State {
         }
         Self {
             inner: Arc::new(Inner {
+                trusted_proxies: config.trusted_proxies.clone(),
                 edge,
                 rate_limits,
                 limits: config.limits.clone(),

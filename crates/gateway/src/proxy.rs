@@ -75,7 +75,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
         .copied();
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
-    add_forwarded(headers, peer);
+    add_forwarded(headers, peer, &gateway.inner.trusted_proxies);
     trace_context::inject(headers, parent.as_ref());
 
     let exchange = gateway.inner.client.request(request);
@@ -151,7 +151,18 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
-fn add_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>) {
+/// Sets `X-Forwarded-For`/`-Proto`. What a client sent in these headers is
+/// kept only when the client is a trusted proxy (a load balancer in front);
+/// anyone else's claims are dropped, so the services behind never see an
+/// address the client chose.
+fn add_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, trusted: &[ipnet::IpNet]) {
+    let from_trusted = peer.is_some_and(|p| trusted.iter().any(|net| net.contains(&p.ip())));
+    if !from_trusted {
+        headers.remove(&X_FORWARDED_FOR);
+        headers.remove(&X_FORWARDED_PROTO);
+        headers.remove(HeaderName::from_static("x-forwarded-host"));
+        headers.remove(HeaderName::from_static("forwarded"));
+    }
     if let Some(peer) = peer {
         let ip = peer.ip().to_string();
         let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
@@ -192,11 +203,31 @@ mod tests {
     }
 
     #[test]
-    fn appends_peer_to_forwarded_for() {
+    fn forwarded_for_is_kept_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let mut h = HeaderMap::new();
         h.insert(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
-        add_forwarded(&mut h, Some(SocketAddr::from(([127, 0, 0, 1], 5000))));
-        assert_eq!(h[&X_FORWARDED_FOR], "203.0.113.7, 127.0.0.1");
+        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        add_forwarded(
+            &mut h,
+            Some(SocketAddr::from(([10, 0, 0, 5], 5000))),
+            &trusted,
+        );
+        assert_eq!(h[&X_FORWARDED_FOR], "203.0.113.7, 10.0.0.5");
+        assert_eq!(h[&X_FORWARDED_PROTO], "https");
+
+        let mut h = HeaderMap::new();
+        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("1.2.3.4"));
+        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        add_forwarded(
+            &mut h,
+            Some(SocketAddr::from(([198, 51, 100, 9], 5000))),
+            &trusted,
+        );
+        assert_eq!(
+            h[&X_FORWARDED_FOR], "198.51.100.9",
+            "a client's own claim is dropped"
+        );
         assert_eq!(h[&X_FORWARDED_PROTO], "http");
     }
 }
