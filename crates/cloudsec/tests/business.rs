@@ -5,21 +5,8 @@
 
 mod common;
 
-use common::{Running, free_port};
+use common::{Running, free_port, register};
 use serde_json::{Value, json};
-
-async fn register(client: &reqwest::Client, url: &str, name: &str) -> String {
-    let body: Value = client
-        .post(format!("{url}/api/users"))
-        .json(&json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "a long enough passphrase"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["user"]["token"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test]
 async fn bad_input_names_the_field_and_writes_nothing() {

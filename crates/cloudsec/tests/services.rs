@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Running, free_port};
+use common::{Running, free_port, register};
 use serde_json::{Value, json};
 
 struct Cluster {
@@ -57,19 +57,6 @@ async fn cluster() -> Cluster {
         gateway,
         _dir: dir,
     }
-}
-
-async fn register(client: &reqwest::Client, url: &str, name: &str) -> String {
-    let body: Value = client
-        .post(format!("{url}/api/users"))
-        .json(&json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "a long enough passphrase"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["user"]["token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,3 +148,17 @@ impl Drop for Running {
         let _ = self.child.wait();
     }
 }
+
+/// Registers a user through `url` (the gateway) and returns its access token.
+pub async fn register(client: &reqwest::Client, url: &str, name: &str) -> String {
+    let body: serde_json::Value = client
+        .post(format!("{url}/api/users"))
+        .json(&serde_json::json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "a long enough passphrase"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["user"]["token"].as_str().unwrap().to_owned()
+}
