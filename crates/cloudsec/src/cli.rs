@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// CloudSec: a secure, cloud-native microservices platform (gateway, auth,
-/// business, frontend) in one binary.
+/// CloudSec: a secure, cloud-native microservices platform (gateway, auth
+/// service, business service) in one binary.
 ///
 /// Configuration: defaults < TOML file (--config) < CLOUDSEC_<SECTION>__<KEY>
 /// environment variables < flags. See docs/configuration.md.
