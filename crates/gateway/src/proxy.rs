@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{StatusCode, Uri, Version};
+use http::{Method, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform::http_metrics::RouteLabel;
@@ -48,73 +48,102 @@ pub async fn handle(State(gateway): State<Gateway>, request: Request) -> Respons
     }
 }
 
+/// Retries are for requests that can be repeated safely and have no body to replay.
+fn retryable(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
 async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> Response {
     let label = RouteLabel(cluster.name());
-    let Some(endpoint) = cluster.pick() else {
-        return labelled(
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some(format!("no healthy {} endpoint", cluster.name())),
-            ),
-            label,
-        );
-    };
-    let path_and_query = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    let Ok(uri) = format!("{}{}", endpoint.base(), path_and_query).parse::<Uri>() else {
-        return labelled(Problem::new(StatusCode::BAD_REQUEST, None), label);
-    };
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    *request.uri_mut() = uri;
-    *request.version_mut() = Version::HTTP_11;
     let parent = request
         .extensions()
         .get::<trace_context::TraceParent>()
         .copied();
+    *request.version_mut() = Version::HTTP_11;
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
     add_forwarded(headers, peer, &gateway.inner.trusted_proxies);
     trace_context::inject(headers, parent.as_ref());
 
-    let exchange = gateway.inner.client.request(request);
-    match tokio::time::timeout(gateway.inner.upstream_timeout, exchange).await {
-        Ok(Ok(response)) => {
-            let (mut parts, body) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            let mut response = Response::from_parts(parts, Body::new(body));
-            response.extensions_mut().insert(label);
-            response
-        }
-        Ok(Err(e)) => {
-            if e.is_connect() {
-                endpoint.mark_down();
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let (parts, body) = request.into_parts();
+    // A bodiless idempotent request can go to a second endpoint when the first fails.
+    let replay = retryable(&parts.method).then(|| parts.clone());
+    let mut first = Some(Request::from_parts(parts, body));
+    let mut tried: Vec<usize> = Vec::with_capacity(2);
+    cluster.budget().record_request();
+    loop {
+        let Some((index, endpoint)) = cluster.pick_excluding(&tried) else {
+            return unavailable(cluster, label);
+        };
+        tried.push(index);
+        let Ok(uri) = format!("{}{}", endpoint.base(), path_and_query).parse::<Uri>() else {
+            return labelled(Problem::new(StatusCode::BAD_REQUEST, None), label);
+        };
+        let mut attempt = match (first.take(), &replay) {
+            (Some(request), _) => request,
+            (None, Some(head)) => Request::from_parts(head.clone(), Body::empty()),
+            (None, None) => return unavailable(cluster, label),
+        };
+        *attempt.uri_mut() = uri;
+        let exchange = gateway.inner.client.request(attempt);
+        let failure = match tokio::time::timeout(gateway.inner.upstream_timeout, exchange).await {
+            Ok(Ok(response)) => {
+                endpoint.record_success();
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                let mut response = Response::from_parts(parts, Body::new(body));
+                response.extensions_mut().insert(label);
+                return response;
             }
-            tracing::warn!(upstream = cluster.name(), endpoint = endpoint.base(), error = %e, "upstream request failed");
-            labelled(
+            Ok(Err(e)) => {
+                endpoint.record_failure(e.is_connect());
+                tracing::warn!(upstream = cluster.name(), endpoint = endpoint.base(), error = %e, "upstream request failed");
                 Problem::new(
                     StatusCode::BAD_GATEWAY,
                     Some(format!("{} unavailable", cluster.name())),
-                ),
-                label,
-            )
-        }
-        Err(_) => {
-            tracing::warn!(
-                upstream = cluster.name(),
-                endpoint = endpoint.base(),
-                "upstream timed out"
-            );
-            labelled(
+                )
+            }
+            Err(_) => {
+                endpoint.record_failure(false);
+                tracing::warn!(
+                    upstream = cluster.name(),
+                    endpoint = endpoint.base(),
+                    "upstream timed out"
+                );
                 Problem::new(
                     StatusCode::GATEWAY_TIMEOUT,
                     Some(format!("{} timed out", cluster.name())),
-                ),
-                label,
-            )
+                )
+            }
+        };
+        if replay.is_none() || tried.len() >= 2 || !cluster.budget().try_retry() {
+            return labelled(failure, label);
         }
     }
+}
+
+/// No endpoint may be tried: fail fast, and say when to come back.
+fn unavailable(cluster: &Cluster, label: RouteLabel) -> Response {
+    let mut response = labelled(
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(format!("no healthy {} endpoint", cluster.name())),
+        ),
+        label,
+    );
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 fn labelled(problem: Problem, label: RouteLabel) -> Response {

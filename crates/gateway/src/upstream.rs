@@ -4,11 +4,12 @@
 //! probe brings it back.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
 use http::{Request, StatusCode};
+use platform::breaker::CircuitBreaker;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -19,7 +20,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct Endpoint {
     /// `http://host:port` without trailing slash, ready to prepend to a path.
     base: String,
+    /// Last active probe (or a refused connection since).
     healthy: AtomicBool,
+    /// Consecutive request failures open it: the endpoint is skipped until a
+    /// trial request after the cool-down succeeds.
+    breaker: CircuitBreaker,
 }
 
 impl Endpoint {
@@ -31,6 +36,22 @@ impl Endpoint {
         if self.healthy.swap(false, Ordering::Relaxed) {
             tracing::warn!(endpoint = %self.base, "upstream endpoint marked down");
         }
+    }
+
+    pub fn record_success(&self) {
+        self.breaker.record_success();
+    }
+
+    /// A failed exchange; a refused connection also marks the endpoint down at once.
+    pub fn record_failure(&self, refused: bool) {
+        if refused {
+            self.mark_down();
+        }
+        self.breaker.record_failure();
+    }
+
+    fn usable(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed) && self.breaker.allow()
     }
 
     fn set_health(&self, healthy: bool) {
@@ -45,6 +66,32 @@ pub struct Cluster {
     name: &'static str,
     endpoints: Vec<Endpoint>,
     next: AtomicUsize,
+    budget: RetryBudget,
+}
+
+/// Retries may add at most a fifth to the requests sent (plus a small
+/// allowance), so a failing cluster is not hit with a retry storm.
+#[derive(Default)]
+pub struct RetryBudget {
+    requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl RetryBudget {
+    pub fn record_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn try_retry(&self) -> bool {
+        let allowed = self.requests.load(Ordering::Relaxed) / 5 + 10;
+        let retries = self.retries.fetch_add(1, Ordering::Relaxed);
+        if retries < allowed {
+            true
+        } else {
+            self.retries.fetch_sub(1, Ordering::Relaxed);
+            false
+        }
+    }
 }
 
 impl Cluster {
@@ -55,12 +102,14 @@ impl Cluster {
             .map(|u| Endpoint {
                 base: u.as_str().trim_end_matches('/').to_owned(),
                 healthy: AtomicBool::new(true),
+                breaker: CircuitBreaker::new("upstream-endpoint", 5, Duration::from_secs(2)),
             })
             .collect();
         Self {
             name,
             endpoints,
             next: AtomicUsize::new(0),
+            budget: RetryBudget::default(),
         }
     }
 
@@ -74,13 +123,25 @@ impl Cluster {
             .any(|e| e.healthy.load(Ordering::Relaxed))
     }
 
-    /// The next healthy endpoint in round-robin order.
+    pub fn budget(&self) -> &RetryBudget {
+        &self.budget
+    }
+
+    /// The next usable endpoint in round-robin order.
+    #[cfg(test)]
     pub fn pick(&self) -> Option<&Endpoint> {
+        self.pick_excluding(&[]).map(|(_, e)| e)
+    }
+
+    /// The next usable endpoint in round-robin order that is not in `tried`.
+    pub fn pick_excluding(&self, tried: &[usize]) -> Option<(usize, &Endpoint)> {
         let n = self.endpoints.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         (0..n)
-            .map(|i| &self.endpoints[(start + i) % n])
-            .find(|e| e.healthy.load(Ordering::Relaxed))
+            .map(|i| (start + i) % n)
+            .filter(|i| !tried.contains(i))
+            .map(|i| (i, &self.endpoints[i]))
+            .find(|(_, e)| e.usable())
     }
 }
 
