@@ -239,3 +239,54 @@ async fn forged_and_missing_tokens_stop_at_the_edge() {
     assert_eq!(anonymous.status(), 200);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn cors_answers_only_the_configured_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Running::up(
+        dir.path(),
+        free_port(),
+        &[(
+            "CLOUDSEC_GATEWAY__CORS__ALLOWED_ORIGINS",
+            r#"["https://app.example.com"]"#,
+        )],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/articles", platform.url),
+            )
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+    let simple = client
+        .get(format!("{}/api/tags", platform.url))
+        .header("Origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(simple.status(), 200);
+    assert_eq!(
+        simple.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+}

@@ -161,7 +161,12 @@ async fn slow_business(
                 let (a, p) = (a.clone(), p.clone());
                 async move {
                     if let Some(tp) = headers.get("traceparent") {
-                        p.lock().unwrap().push(tp.to_str().unwrap().to_owned());
+                        let amzn = headers
+                            .get("x-amzn-trace-id")
+                            .map_or("", |v| v.to_str().unwrap());
+                        p.lock()
+                            .unwrap()
+                            .push(format!("{} {amzn}", tp.to_str().unwrap()));
                     }
                     a.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(delay).await;
@@ -250,7 +255,13 @@ async fn trace_context_and_request_id_cross_the_gateway_and_reach_the_logs() {
 
     let forwarded = parents.lock().unwrap().clone();
     assert_eq!(forwarded.len(), 1, "{forwarded:?}");
-    let parts: Vec<&str> = forwarded[0].split('-').collect();
+    let (traceparent, amzn) = forwarded[0].split_once(' ').unwrap();
+    assert_eq!(
+        amzn.split(';').next().unwrap(),
+        format!("Root=1-{}-{}", &trace_id[..8], &trace_id[8..]),
+        "the same trace, as X-Ray names it"
+    );
+    let parts: Vec<&str> = traceparent.split('-').collect();
     assert_eq!(parts[1], trace_id, "trace id kept across the hop");
     assert_ne!(
         parts[2], caller_span,

@@ -29,6 +29,16 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub limits: Limits,
     pub rate_limit: RateLimitConfig,
+    pub cors: CorsConfig,
+}
+
+/// `[gateway.cors]`: browser origins other than the gateway's own that may
+/// call the API (with credentials). Empty: same-origin only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Exact origins, e.g. `https://app.example.com`; `*` is refused (credentials).
+    pub allowed_origins: Vec<String>,
 }
 
 /// `[gateway.limits]`: protocol limits.
@@ -106,6 +116,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             limits: Limits::default(),
             rate_limit: RateLimitConfig::default(),
+            cors: CorsConfig::default(),
         }
     }
 }
@@ -240,6 +251,20 @@ impl Validate for Config {
                 errors.push(ConfigError::new(
                     key,
                     format!("must be between {} and {}", range.start(), range.end()),
+                ));
+            }
+        }
+        for origin in &self.cors.allowed_origins {
+            let exact = Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && !origin.ends_with('/')
+            });
+            if !exact {
+                errors.push(ConfigError::new(
+                    "gateway.cors.allowed_origins",
+                    format!("{origin:?} is not an origin like https://app.example.com"),
                 ));
             }
         }

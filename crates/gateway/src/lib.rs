@@ -44,6 +44,7 @@ pub struct State {
 
 struct Inner {
     trusted_proxies: Vec<ipnet::IpNet>,
+    cors: Option<tower_http::cors::CorsLayer>,
     edge: edge_auth::EdgeAuth,
     rate_limits: rate_limit::RateLimits,
     limits: config::Limits,
@@ -99,6 +100,7 @@ impl State {
         Self {
             inner: Arc::new(Inner {
                 trusted_proxies: config.trusted_proxies.clone(),
+                cors: cors(&config.cors),
                 edge,
                 rate_limits,
                 limits: config.limits.clone(),
@@ -117,6 +119,31 @@ impl State {
             routes::Upstream::Business => &self.inner.business,
         }
     }
+}
+
+/// CORS for the configured origins only; preflights are answered here.
+fn cors(config: &config::CorsConfig) -> Option<tower_http::cors::CorsLayer> {
+    use http::{Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<http::HeaderValue> = config
+        .allowed_origins
+        .iter()
+        .filter_map(|o| http::HeaderValue::from_str(o).ok())
+        .collect();
+    (!origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .allow_credentials(true)
+            .max_age(Duration::from_secs(600))
+    })
 }
 
 /// The gateway's complete router, wrapped in the platform request stack.
@@ -143,6 +170,7 @@ pub fn router(state: State) -> Router {
         inner.rate_limits.clone(),
         inner.limits.clone(),
     );
+    let cors_layer = inner.cors.clone();
     // Layers wrap outward: the last added runs first.
     let app = Router::new()
         .fallback(proxy::handle)
@@ -154,5 +182,9 @@ pub fn router(state: State) -> Router {
         .layer(from_fn_with_state(edge, edge_auth::check))
         .layer(from_fn_with_state(rate_limits, rate_limit::by_client))
         .layer(from_fn_with_state(limits, limits::enforce));
-    platform::stack::wrap(security_headers::apply(app, false), SERVICE, readiness)
+    let mut app = security_headers::apply(app, false);
+    if let Some(cors) = cors_layer {
+        app = app.layer(cors);
+    }
+    platform::stack::wrap(app, SERVICE, readiness)
 }

@@ -16,6 +16,7 @@ use opentelemetry::trace::TraceContextExt;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub const AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 static OPENTELEMETRY: AtomicBool = AtomicBool::new(false);
 
@@ -61,6 +62,19 @@ impl TraceParent {
 
     pub fn trace_id_hex(&self) -> String {
         hex(&self.trace_id)
+    }
+
+    /// The same trace as AWS X-Ray names it (`X-Amzn-Trace-Id`), for AWS
+    /// services downstream: X-Ray ids are W3C ids split after 8 hex digits.
+    pub fn amzn_trace_id(&self) -> HeaderValue {
+        let id = hex(&self.trace_id);
+        let (epoch, unique) = id.split_at(8);
+        let value = format!(
+            "Root=1-{epoch}-{unique};Parent={};Sampled={}",
+            hex(&self.span_id),
+            u8::from(self.sampled)
+        );
+        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
     /// The `traceparent` this hop sends on.
@@ -170,6 +184,12 @@ pub fn inject(headers: &mut HeaderMap, parent: Option<&TraceParent>) {
         });
     } else if let Some(parent) = parent {
         headers.insert(TRACEPARENT, parent.header());
+    }
+    // An X-Ray id from a load balancer in front is passed on as it came.
+    if let Some(parent) = parent
+        && !headers.contains_key(&AMZN_TRACE_ID)
+    {
+        headers.insert(AMZN_TRACE_ID, parent.amzn_trace_id());
     }
 }
 
