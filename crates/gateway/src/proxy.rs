@@ -94,8 +94,11 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
             (None, None) => return unavailable(cluster, label),
         };
         *attempt.uri_mut() = uri;
+        let in_flight = endpoint.start();
         let exchange = gateway.inner.client.request(attempt);
-        let failure = match tokio::time::timeout(gateway.inner.upstream_timeout, exchange).await {
+        let outcome = tokio::time::timeout(gateway.inner.upstream_timeout, exchange).await;
+        drop(in_flight);
+        let failure = match outcome {
             Ok(Ok(response)) => {
                 endpoint.record_success();
                 let (mut parts, body) = response.into_parts();

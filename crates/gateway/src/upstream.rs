@@ -1,5 +1,6 @@
-//! Upstream clusters: a list of endpoints, round-robin over the healthy ones,
-//! and active health checks against each endpoint's `/readyz`. A connection
+//! Upstream clusters: a list of endpoints, power-of-two-choices least-request
+//! balancing over the usable ones, and active health checks against each
+//! endpoint's `/readyz`. A connection
 //! failure marks an endpoint down at once (passive check); only a passing
 //! probe brings it back.
 
@@ -25,6 +26,17 @@ pub struct Endpoint {
     /// Consecutive request failures open it: the endpoint is skipped until a
     /// trial request after the cool-down succeeds.
     breaker: CircuitBreaker,
+    /// Requests sent and not answered yet, for least-request balancing.
+    in_flight: AtomicUsize,
+}
+
+/// Counts a request as in flight at its endpoint until dropped.
+pub struct InFlight<'a>(&'a Endpoint);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Endpoint {
@@ -42,16 +54,17 @@ impl Endpoint {
         self.breaker.record_success();
     }
 
+    pub fn start(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self)
+    }
+
     /// A failed exchange; a refused connection also marks the endpoint down at once.
     pub fn record_failure(&self, refused: bool) {
         if refused {
             self.mark_down();
         }
         self.breaker.record_failure();
-    }
-
-    fn usable(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed) && self.breaker.allow()
     }
 
     fn set_health(&self, healthy: bool) {
@@ -65,7 +78,6 @@ impl Endpoint {
 pub struct Cluster {
     name: &'static str,
     endpoints: Vec<Endpoint>,
-    next: AtomicUsize,
     budget: RetryBudget,
 }
 
@@ -103,12 +115,12 @@ impl Cluster {
                 base: u.as_str().trim_end_matches('/').to_owned(),
                 healthy: AtomicBool::new(true),
                 breaker: CircuitBreaker::new("upstream-endpoint", 5, Duration::from_secs(2)),
+                in_flight: AtomicUsize::new(0),
             })
             .collect();
         Self {
             name,
             endpoints,
-            next: AtomicUsize::new(0),
             budget: RetryBudget::default(),
         }
     }
@@ -127,21 +139,49 @@ impl Cluster {
         &self.budget
     }
 
-    /// The next usable endpoint in round-robin order.
+    /// A usable endpoint (see [`Self::pick_excluding`]).
     #[cfg(test)]
     pub fn pick(&self) -> Option<&Endpoint> {
         self.pick_excluding(&[]).map(|(_, e)| e)
     }
 
-    /// The next usable endpoint in round-robin order that is not in `tried`.
+    /// Power of two choices: of two random usable endpoints not in `tried`,
+    /// the one with fewer requests in flight. Close to least-request
+    /// balancing, without a shared ordering of all endpoints on the hot path.
     pub fn pick_excluding(&self, tried: &[usize]) -> Option<(usize, &Endpoint)> {
-        let n = self.endpoints.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        (0..n)
-            .map(|i| (start + i) % n)
-            .filter(|i| !tried.contains(i))
+        let candidates: Vec<usize> = (0..self.endpoints.len())
+            .filter(|i| !tried.contains(i) && self.endpoints[*i].healthy.load(Ordering::Relaxed))
+            .collect();
+        let (first, second) = match candidates.len() {
+            0 => return None,
+            1 => (candidates[0], None),
+            n => {
+                let a = rand::random_range(0..n);
+                let b = (a + rand::random_range(1..n)) % n;
+                (candidates[a], Some(candidates[b]))
+            }
+        };
+        let load = |i: usize| self.endpoints[i].in_flight.load(Ordering::Relaxed);
+        let mut order = [Some(first), second];
+        if let Some(second) = second
+            && load(second) < load(first)
+        {
+            order = [Some(second), Some(first)];
+        }
+        // The breaker is asked last: a half-open breaker admits one trial request.
+        order
+            .into_iter()
+            .flatten()
             .map(|i| (i, &self.endpoints[i]))
-            .find(|(_, e)| e.usable())
+            .find(|(_, e)| e.breaker.allow())
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .map(|i| (*i, &self.endpoints[*i]))
+                    .find(|(i, e)| {
+                        Some(*i) != Some(first) && Some(*i) != second && e.breaker.allow()
+                    })
+            })
     }
 }
 
@@ -191,20 +231,35 @@ mod tests {
     }
 
     #[test]
-    fn round_robin_skips_unhealthy() {
+    fn picks_the_less_loaded_and_skips_unusable() {
+        let c = cluster(2);
+        let _busy: Vec<_> = (0..5).map(|_| c.endpoints[0].start()).collect();
+        for _ in 0..20 {
+            assert_eq!(
+                c.pick().unwrap().base(),
+                c.endpoints[1].base(),
+                "two choices, the idle one wins"
+            );
+        }
+        drop(_busy);
         let c = cluster(3);
-        let picks: Vec<_> = (0..3)
-            .map(|_| c.pick().unwrap().base().to_owned())
-            .collect();
-        assert_eq!(picks.len(), 3);
-        assert_ne!(picks[0], picks[1]);
         c.endpoints[1].mark_down();
-        for _ in 0..6 {
+        for _ in 0..20 {
             assert_ne!(c.pick().unwrap().base(), c.endpoints[1].base());
         }
+        for _ in 0..5 {
+            c.endpoints[2].record_failure(false);
+        }
+        for _ in 0..20 {
+            assert_eq!(
+                c.pick().unwrap().base(),
+                c.endpoints[0].base(),
+                "open breaker skipped"
+            );
+        }
         c.endpoints[0].mark_down();
-        c.endpoints[2].mark_down();
         assert!(c.pick().is_none());
-        assert!(!c.has_healthy_endpoint());
+        assert!(c.has_healthy_endpoint());
+        assert_eq!(c.pick_excluding(&[0, 2]).map(|(i, _)| i), None);
     }
 }
