@@ -60,10 +60,19 @@ impl SqliteStore {
     }
 
     async fn article_by_id(&self, id: &str) -> StoreResult<Option<Article>> {
+        self.article_where("id", id).await
+    }
+
+    /// One article by a unique column (`id` or `slug`), with its tags.
+    async fn article_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> StoreResult<Option<Article>> {
         let row = sqlx::query(&format!(
-            "SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?"
+            "SELECT {ARTICLE_COLUMNS} FROM articles WHERE {column} = ?"
         ))
-        .bind(id)
+        .bind(value)
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -204,16 +213,7 @@ impl ArticleStore for SqliteStore {
     }
 
     async fn article_by_slug(&self, slug: &str) -> StoreResult<Option<Article>> {
-        let row = sqlx::query(&format!(
-            "SELECT {ARTICLE_COLUMNS} FROM articles WHERE slug = ?"
-        ))
-        .bind(slug)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => Ok(self.with_tags(vec![article(&row)]).await?.pop()),
-            None => Ok(None),
-        }
+        self.article_where("slug", slug).await
     }
 
     async fn update_article(
