@@ -36,7 +36,8 @@ if [ "${STORE:-sqlite}" = "dynamodb" ]; then
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 fi
 # The suite registers users with "password123": the common-password list is switched off for it.
-CLOUDSEC_AUTH__PASSWORD__REJECT_COMMON=false "$BIN" up --data-dir "$DATA/data" --port 0 >"$OUT" 2>"$DATA/stderr" &
+# The WAF runs with every rule group blocking, as shipped.
+CLOUDSEC_GATEWAY__WAF__ENABLED=true CLOUDSEC_AUTH__PASSWORD__REJECT_COMMON=false "$BIN" up --data-dir "$DATA/data" --port 0 >"$OUT" 2>"$DATA/stderr" &
 PID=$!
 cleanup() {
   kill -TERM "$PID" 2>/dev/null || true
@@ -57,3 +58,11 @@ done
 
 echo "RealWorld conformance against $URL (store: ${STORE:-sqlite}): ${#FILES[@]} file(s)"
 HOST="$URL" bash "$API/run-api-tests-hurl.sh" "${FILES[@]}"
+
+# The suite passed through the WAF, and the WAF was blocking all along.
+blocked="$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/articles?tag=%27%20OR%201%3D1--")"
+if [ "$blocked" != "403" ]; then
+  echo "the WAF did not block a SQL injection after the suite (HTTP $blocked)" >&2
+  exit 1
+fi
+echo "WAF in block mode throughout: a SQL injection after the suite got 403"

@@ -168,7 +168,7 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
         context.deny.clone(),
         context.redis.clone(),
         gateway_stop.clone(),
-    );
+    )?;
     let edge = Bound {
         name: gateway::SERVICE,
         listener: edge_listener,
@@ -235,7 +235,7 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
                 deny,
                 redis,
                 stop.clone(),
-            );
+            )?;
             let addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
             bind(gateway::SERVICE, addr, gateway::router(state)).await?
         }

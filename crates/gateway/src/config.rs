@@ -30,6 +30,57 @@ pub struct Config {
     pub limits: Limits,
     pub rate_limit: RateLimitConfig,
     pub cors: CorsConfig,
+    pub waf: WafConfig,
+}
+
+/// `[gateway.waf]`: the web application firewall.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WafConfig {
+    pub enabled: bool,
+    /// Clients (CIDRs) exempt from the content rules, e.g. an internal
+    /// scanner the security team runs; they are still rate limited.
+    pub allow_ips: Vec<IpNet>,
+    /// Clients (CIDRs) refused outright (group `ip_deny`).
+    pub deny_ips: Vec<IpNet>,
+    pub modes: WafModes,
+}
+
+impl Default for WafConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allow_ips: Vec::new(),
+            deny_ips: Vec::new(),
+            modes: WafModes::default(),
+        }
+    }
+}
+
+/// What a rule group does when one of its rules matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WafMode {
+    /// Refuse the request (403).
+    #[default]
+    Block,
+    /// Let it through; log and count the match (for tuning a rule group).
+    Count,
+    /// Do not evaluate the group.
+    Off,
+}
+
+/// `[gateway.waf.modes]`: one mode per rule group.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WafModes {
+    pub sqli: WafMode,
+    pub xss: WafMode,
+    pub traversal: WafMode,
+    pub command_injection: WafMode,
+    pub protocol: WafMode,
+    pub scanners: WafMode,
+    pub ip_deny: WafMode,
 }
 
 /// `[gateway.cors]`: browser origins other than the gateway's own that may
@@ -117,6 +168,7 @@ impl Default for Config {
             limits: Limits::default(),
             rate_limit: RateLimitConfig::default(),
             cors: CorsConfig::default(),
+            waf: WafConfig::default(),
         }
     }
 }

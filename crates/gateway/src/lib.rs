@@ -3,7 +3,7 @@
 //! keeps an eye on its upstreams with active health checks.
 //!
 //! Each concern is its own module, composed in [`router`] in request order:
-//! `limits` (414/431/413), `rate_limit` (GCRA per IP, per credential
+//! `limits` (414/431/413), `waf` (web application firewall), `rate_limit` (GCRA per IP, per credential
 //! endpoint, per user), `edge_auth` (token check), `routes` (which cluster
 //! serves a path), `upstream` (endpoints, balancing, health), `proxy` (the
 //! forwarding hop), `static_files` (the SPA), `security_headers` (on every
@@ -18,6 +18,7 @@ mod routes;
 mod security_headers;
 mod static_files;
 mod upstream;
+pub mod waf;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,7 @@ struct Inner {
     edge: edge_auth::EdgeAuth,
     rate_limits: rate_limit::RateLimits,
     limits: config::Limits,
+    waf: waf::Waf,
     auth: Arc<Cluster>,
     business: Arc<Cluster>,
     client: proxy::Client,
@@ -66,7 +68,12 @@ impl State {
         deny: DenyList,
         redis: Option<Redis>,
         shutdown: CancellationToken,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
+        let waf = waf::Waf::new(
+            &config.waf,
+            config.trusted_proxies.clone(),
+            config.limits.body_bytes,
+        )?;
         let auth_urls = config.upstreams.auth_or_default();
         let keys = RemoteKeys::new(
             auth_urls[0]
@@ -97,7 +104,7 @@ impl State {
                 shutdown.clone(),
             );
         }
-        Self {
+        Ok(Self {
             inner: Arc::new(Inner {
                 trusted_proxies: config.trusted_proxies.clone(),
                 cors: cors(&config.cors),
@@ -109,8 +116,9 @@ impl State {
                 client,
                 upstream_timeout: Duration::from_secs(config.upstream_timeout_secs),
                 static_dir: config.static_dir.clone(),
+                waf,
             }),
-        }
+        })
     }
 
     fn cluster(&self, route: routes::Upstream) -> &Arc<Cluster> {
@@ -165,10 +173,11 @@ pub fn router(state: State) -> Router {
                 })
             });
     let inner = &state.inner;
-    let (edge, rate_limits, limits) = (
+    let (edge, rate_limits, limits, waf) = (
         inner.edge.clone(),
         inner.rate_limits.clone(),
         inner.limits.clone(),
+        inner.waf.clone(),
     );
     let cors_layer = inner.cors.clone();
     // Layers wrap outward: the last added runs first.
@@ -181,6 +190,7 @@ pub fn router(state: State) -> Router {
         ))
         .layer(from_fn_with_state(edge, edge_auth::check))
         .layer(from_fn_with_state(rate_limits, rate_limit::by_client))
+        .layer(from_fn_with_state(waf, waf::inspect))
         .layer(from_fn_with_state(limits, limits::enforce));
     let mut app = security_headers::apply(app, false);
     if let Some(cors) = cors_layer {

@@ -19,6 +19,10 @@ pub struct Problem {
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The request id, for answers a client may need to quote to support
+    /// (it is also in the `x-request-id` header and the access log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl Problem {
@@ -28,7 +32,13 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: detail.into(),
+            request_id: None,
         }
+    }
+
+    pub fn with_request_id(mut self, id: Option<&str>) -> Self {
+        self.request_id = id.map(str::to_owned);
+        self
     }
 
     pub fn status(&self) -> StatusCode {

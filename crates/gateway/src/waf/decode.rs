@@ -1,0 +1,235 @@
+//! Decode layers applied before the rules look at a value, so an attack does
+//! not slip through in another spelling: percent-encoding (repeated, for
+//! double encoding), HTML character references, `\uXXXX` / `%uXXXX` / `\xXX`
+//! escapes and full-width ASCII. Each pass runs until the value stops
+//! changing (at most [`MAX_PASSES`]).
+
+use std::borrow::Cow;
+
+const MAX_PASSES: usize = 3;
+
+/// The value as the rules see it.
+pub fn normalize(raw: &str) -> Cow<'_, str> {
+    if !raw.bytes().any(needs_decoding) {
+        return Cow::Borrowed(raw);
+    }
+    let mut current = raw.to_owned();
+    for _ in 0..MAX_PASSES {
+        let next = fullwidth_to_ascii(&escapes(&html_entities(&percent(&current))));
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    Cow::Owned(current)
+}
+
+/// The SQL view: inline comments (`/**/`, MySQL `/*!50000 … */`) become
+/// spaces and whitespace runs collapse, so `UN/**/ION` and `UNION\t\nSELECT`
+/// read as the keywords they are to a database.
+pub fn sql_view(decoded: &str) -> Cow<'_, str> {
+    if !decoded.contains("/*") && !decoded.contains("*/") && !has_odd_whitespace(decoded) {
+        return Cow::Borrowed(decoded);
+    }
+    let mut out = String::with_capacity(decoded.len());
+    let mut rest = decoded;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        out.push(' ');
+        let after = &rest[start + 2..];
+        // A MySQL executable comment runs its content: keep it, drop the marker.
+        if let Some(body) = after.strip_prefix('!') {
+            rest = body.trim_start_matches(|c: char| c.is_ascii_digit());
+            continue;
+        }
+        rest = after.find("*/").map_or("", |end| &after[end + 2..]);
+    }
+    out.push_str(rest);
+    let out = out.replace("*/", " ");
+    let mut collapsed = String::with_capacity(out.len());
+    let mut in_space = false;
+    for c in out.chars() {
+        if c.is_whitespace() {
+            if !in_space {
+                collapsed.push(' ');
+            }
+            in_space = true;
+        } else {
+            collapsed.push(c);
+            in_space = false;
+        }
+    }
+    Cow::Owned(collapsed)
+}
+
+fn has_odd_whitespace(s: &str) -> bool {
+    s.contains("  ") || s.chars().any(|c| c.is_whitespace() && c != ' ')
+}
+
+fn needs_decoding(b: u8) -> bool {
+    matches!(b, b'%' | b'&' | b'\\') || b >= 0x80
+}
+
+/// `%XX` sequences decoded; malformed ones are left as they are (the
+/// protocol rules judge them), and bytes that are not UTF-8 become U+FFFD.
+fn percent(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    String::from_utf8_lossy(&percent_encoding::percent_decode_str(s).collect::<Vec<u8>>())
+        .into_owned()
+}
+
+/// `&lt;`, `&#60;`, `&#x3c;` (with or without the `;`, as browsers accept).
+fn html_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        match entity(after) {
+            Some((c, used)) => {
+                out.push(c);
+                rest = &after[used..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The character a reference after `&` stands for, and the bytes it used.
+fn entity(s: &str) -> Option<(char, usize)> {
+    let semicolon = |used: usize| used + usize::from(s[used..].starts_with(';'));
+    if let Some(num) = s.strip_prefix('#') {
+        let (digits, radix, prefix) = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => (hex, 16, 2),
+            None => (num, 10, 1),
+        };
+        let len = digits
+            .bytes()
+            .take_while(|b| b.is_ascii_hexdigit() && (radix == 16 || b.is_ascii_digit()))
+            .count();
+        if len == 0 || len > 8 {
+            return None;
+        }
+        let code = u32::from_str_radix(&digits[..len], radix).ok()?;
+        return Some((char::from_u32(code)?, semicolon(prefix + len)));
+    }
+    const NAMED: &[(&str, char)] = &[
+        ("lt", '<'),
+        ("gt", '>'),
+        ("quot", '"'),
+        ("apos", '\''),
+        ("amp", '&'),
+        ("colon", ':'),
+        ("semi", ';'),
+        ("lpar", '('),
+        ("rpar", ')'),
+        ("sol", '/'),
+        ("bsol", '\\'),
+        ("equals", '='),
+        ("grave", '`'),
+        ("period", '.'),
+        ("comma", ','),
+        ("excl", '!'),
+        ("num", '#'),
+        ("lsqb", '['),
+        ("rsqb", ']'),
+        ("tab", '\t'),
+        ("newline", '\n'),
+        ("nbsp", ' '),
+    ];
+    let len = s.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let name = &s[..len];
+    NAMED
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|&(_, c)| (c, semicolon(len)))
+}
+
+/// `\uXXXX`, `%uXXXX` (IIS) and `\xXX` escapes.
+fn escapes(s: &str) -> String {
+    if !s.contains("\\u") && !s.contains("\\x") && !s.contains("%u") && !s.contains("%U") {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(['\\', '%']) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let decoded = match after.as_bytes().first() {
+            Some(b'u' | b'U') => hex_char(&after[1..], 4).map(|c| (c, 5)),
+            Some(b'x' | b'X') if rest.as_bytes()[i] == b'\\' => {
+                hex_char(&after[1..], 2).map(|c| (c, 3))
+            }
+            _ => None,
+        };
+        match decoded {
+            Some((c, used)) => {
+                out.push(c);
+                rest = &after[used..];
+            }
+            None => {
+                out.push_str(&rest[i..=i]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn hex_char(s: &str, len: usize) -> Option<char> {
+    let digits = s.get(..len)?;
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    char::from_u32(u32::from_str_radix(digits, 16).ok()?)
+}
+
+/// U+FF01–U+FF5E are full-width forms of `!`–`~`; some back ends fold them.
+fn fullwidth_to_ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_html_and_unicode_layers_nest() {
+        assert_eq!(normalize("%253Cscript%253E"), "<script>");
+        assert_eq!(normalize("&lt;img&#32;src&#x3D;x&gt;"), "<img src=x>");
+        assert_eq!(normalize("\\u003cscript\\x3e"), "<script>");
+        assert_eq!(normalize("%u0027 or 1=1"), "' or 1=1");
+        assert_eq!(normalize("\u{FF1C}script\u{FF1E}"), "<script>");
+        assert_eq!(normalize("java&Tab;script&colon;"), "java\tscript:");
+    }
+
+    #[test]
+    fn plain_text_is_left_alone() {
+        assert!(matches!(normalize("hello world"), Cow::Borrowed(_)));
+        assert_eq!(normalize("Tom & Jerry: 100% fun"), "Tom & Jerry: 100% fun");
+        assert_eq!(normalize("naïve café"), "naïve café");
+    }
+
+    #[test]
+    fn sql_view_drops_comments_and_collapses_space() {
+        assert_eq!(sql_view("UN/**/ION/**/SELECT"), "UN ION SELECT");
+        assert_eq!(sql_view("1 /*!50000UNION*/ SELECT"), "1 UNION SELECT");
+        assert_eq!(sql_view("a\t\n  b"), "a b");
+    }
+}

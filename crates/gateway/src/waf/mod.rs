@@ -1,0 +1,418 @@
+//! The web application firewall: the AWS WAF of the embedded platform.
+//!
+//! Order of evaluation: the IP deny list, the IP allow list (allowed clients
+//! skip the content rules), protocol anomalies in the request head, then the
+//! content rules over every inspected value — path segments, query names and
+//! values, headers, cookies and the body (JSON strings and keys, form
+//! fields, or text) — each after the [`decode`] layers.
+//!
+//! Each rule group has a mode (`block`, `count`, `off`). A match is logged
+//! (rule, group, where; never the value) and counted in
+//! `waf_rule_matches_total{group,rule,action}`; in `block` mode the client
+//! gets a 403 problem with the request id and nothing else.
+
+mod decode;
+mod protocol;
+pub mod rules;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, StatusCode, header};
+use http_body_util::BodyExt;
+use ipnet::IpNet;
+use platform::problem::Problem;
+use serde_json::Value;
+
+use crate::config::{WafConfig, WafMode, WafModes};
+use rules::{CompiledRules, Group};
+
+/// JSON body fields never inspected: passwords are hashed, never
+/// interpolated anywhere, and a strong one looks like an injection.
+const UNINSPECTED_FIELDS: &[&str] = &["password", "current_password", "new_password"];
+
+/// Headers with a fixed grammar the services parse strictly (or that carry
+/// credentials checked elsewhere); every other header is inspected.
+const UNINSPECTED_HEADERS: &[&str] = &[
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "authorization",
+    "cache-control",
+    "connection",
+    "content-length",
+    "content-type",
+    "cookie",
+    "host",
+    "if-modified-since",
+    "if-none-match",
+    "pragma",
+    "priority",
+    "te",
+    "traceparent",
+    "tracestate",
+    "transfer-encoding",
+    "upgrade-insecure-requests",
+    "x-amzn-trace-id",
+    "x-request-id",
+];
+
+#[derive(Clone)]
+pub struct Waf {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    enabled: bool,
+    rules: CompiledRules,
+    modes: WafModes,
+    allow: Vec<IpNet>,
+    deny: Vec<IpNet>,
+    trusted_proxies: Vec<IpNet>,
+    body_limit: usize,
+}
+
+/// One rule that matched, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub group: Group,
+    pub location: &'static str,
+    pub field: String,
+}
+
+impl Waf {
+    pub fn new(
+        config: &WafConfig,
+        trusted_proxies: Vec<IpNet>,
+        body_limit: usize,
+    ) -> Result<Self, regex::Error> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                enabled: config.enabled,
+                rules: CompiledRules::new(&config.modes)?,
+                modes: config.modes,
+                allow: config.allow_ips.clone(),
+                deny: config.deny_ips.clone(),
+                trusted_proxies,
+                body_limit,
+            }),
+        })
+    }
+
+    fn mode(&self, group: Group) -> WafMode {
+        group.mode(&self.inner.modes)
+    }
+
+    /// Records `finding` (log and metric); true when it blocks the request.
+    fn record(&self, finding: &Finding) -> bool {
+        let mode = self.mode(finding.group);
+        let action = match mode {
+            WafMode::Block => "block",
+            WafMode::Count => "count",
+            WafMode::Off => return false,
+        };
+        metrics::counter!(
+            "waf_rule_matches_total",
+            "group" => finding.group.name(),
+            "rule" => finding.rule,
+            "action" => action,
+        )
+        .increment(1);
+        tracing::warn!(
+            rule = finding.rule,
+            group = finding.group.name(),
+            action,
+            location = finding.location,
+            field = %truncated(&finding.field),
+            "WAF rule matched"
+        );
+        mode == WafMode::Block
+    }
+
+    /// Inspects the request head; the first blocking finding, recording
+    /// count-mode findings on the way.
+    pub fn inspect_head(&self, head: &Parts, client: Option<IpAddr>) -> Option<Finding> {
+        let mut scan = Scan::new(self);
+        scan.head(head, client);
+        scan.blocked
+    }
+
+    /// Inspects a request body of the given content type.
+    pub fn inspect_body(&self, content_type: Option<&str>, body: &[u8]) -> Option<Finding> {
+        let mut scan = Scan::new(self);
+        scan.body(content_type, body);
+        scan.blocked
+    }
+
+    fn is_allowed(&self, client: Option<IpAddr>) -> bool {
+        client.is_some_and(|ip| self.inner.allow.iter().any(|n| n.contains(&ip)))
+    }
+}
+
+/// The tower middleware.
+pub async fn inspect(State(waf): State<Waf>, request: Request, next: Next) -> Response {
+    if !waf.inner.enabled {
+        return next.run(request).await;
+    }
+    let client = platform::client_ip::resolve(
+        request.extensions(),
+        request.headers(),
+        &waf.inner.trusted_proxies,
+    );
+    let request_id = request
+        .headers()
+        .get(platform::stack::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (parts, body) = request.into_parts();
+    if waf.inspect_head(&parts, client).is_some() {
+        return forbidden(request_id.as_deref());
+    }
+    if waf.is_allowed(client) || http_body::Body::is_end_stream(&body) {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if content_type.is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/")) {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let bytes: Bytes = match http_body_util::Limited::new(body, waf.inner.body_limit)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some(format!("body larger than {} bytes", waf.inner.body_limit)),
+            )
+            .into_response();
+        }
+        Err(_) => {
+            return Problem::new(
+                StatusCode::BAD_REQUEST,
+                Some("the request body could not be read".to_owned()),
+            )
+            .into_response();
+        }
+    };
+    if waf.inspect_body(content_type, &bytes).is_some() {
+        return forbidden(request_id.as_deref());
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn forbidden(request_id: Option<&str>) -> Response {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        Some("The request was blocked by the web application firewall.".to_owned()),
+    )
+    .with_request_id(request_id)
+    .into_response()
+}
+
+fn truncated(field: &str) -> &str {
+    match field.char_indices().nth(64) {
+        Some((i, _)) => &field[..i],
+        None => field,
+    }
+}
+
+/// One request's inspection: stops at the first blocking finding.
+struct Scan<'a> {
+    waf: &'a Waf,
+    blocked: Option<Finding>,
+}
+
+impl<'a> Scan<'a> {
+    fn new(waf: &'a Waf) -> Self {
+        Self { waf, blocked: None }
+    }
+
+    fn done(&self) -> bool {
+        self.blocked.is_some()
+    }
+
+    fn found(&mut self, rule: &'static str, group: Group, location: &'static str, field: &str) {
+        let finding = Finding {
+            rule,
+            group,
+            location,
+            field: field.to_owned(),
+        };
+        if self.waf.record(&finding) {
+            self.blocked = Some(finding);
+        }
+    }
+
+    fn head(&mut self, head: &Parts, client: Option<IpAddr>) {
+        let inner = &self.waf.inner;
+        if let Some(ip) = client
+            && inner.deny.iter().any(|n| n.contains(&ip))
+        {
+            self.found("ip-deny-list", Group::IpDeny, "client", &ip.to_string());
+        }
+        if self.done() || self.waf.is_allowed(client) {
+            return;
+        }
+        if let Some(rule) = protocol::anomaly(head) {
+            self.found(rule, Group::Protocol, "request", "");
+            if self.done() {
+                return;
+            }
+        }
+        self.path(head.uri.path());
+        if let Some(query) = head.uri.query() {
+            for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+                self.value("query", &name, &name);
+                self.value("query", &name, &value);
+                if self.done() {
+                    return;
+                }
+            }
+        }
+        self.headers(&head.headers);
+    }
+
+    fn path(&mut self, raw: &str) {
+        let decoded = decode::normalize(raw);
+        for rule in self.waf.inner.rules.path.matching(&decoded) {
+            self.found(rule.id, rule.group, "path", "");
+        }
+        for segment in raw.split('/').filter(|s| !s.is_empty()) {
+            if self.done() {
+                return;
+            }
+            self.value("path", "", segment);
+        }
+    }
+
+    fn headers(&mut self, headers: &HeaderMap) {
+        for (name, value) in headers {
+            if self.done() {
+                return;
+            }
+            let name = name.as_str();
+            let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
+                self.found("protocol-invalid-utf8", Group::Protocol, "header", name);
+                continue;
+            };
+            if name == "cookie" {
+                for pair in text.split(';') {
+                    let (cookie, value) = pair.split_once('=').unwrap_or(("", pair));
+                    self.value("cookie", cookie.trim(), value.trim());
+                }
+            } else if name == "user-agent" {
+                for rule in self.waf.inner.rules.user_agent.matching(text) {
+                    self.found(rule.id, rule.group, "header", name);
+                }
+                self.value("header", name, text);
+            } else if !UNINSPECTED_HEADERS.contains(&name) && !name.starts_with("sec-") {
+                self.value("header", name, text);
+            }
+        }
+    }
+
+    fn body(&mut self, content_type: Option<&str>, body: &[u8]) {
+        let Ok(text) = std::str::from_utf8(body) else {
+            if content_type.is_some_and(is_textual) {
+                self.found("protocol-invalid-utf8", Group::Protocol, "body", "");
+            }
+            return;
+        };
+        let essence = content_type
+            .and_then(|ct| ct.split(';').next())
+            .map(|ct| ct.trim().to_ascii_lowercase());
+        match essence.as_deref() {
+            Some("application/x-www-form-urlencoded") => {
+                for (name, value) in url::form_urlencoded::parse(body) {
+                    self.value("body", &name, &name);
+                    if !UNINSPECTED_FIELDS.contains(&name.as_ref()) {
+                        self.value("body", &name, &value);
+                    }
+                }
+            }
+            Some(ct) if ct == "application/json" || ct.ends_with("+json") => {
+                match serde_json::from_str::<Value>(text) {
+                    Ok(json) => self.json(&json, &mut Vec::new()),
+                    Err(_) => self.value("body", "", text),
+                }
+            }
+            _ => self.value("body", "", text),
+        }
+    }
+
+    fn json<'v>(&mut self, value: &'v Value, path: &mut Vec<&'v str>) {
+        match value {
+            Value::String(s) => {
+                if !path.last().is_some_and(|k| UNINSPECTED_FIELDS.contains(k)) {
+                    self.json_value(path, s);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.json(item, path);
+                }
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    path.push(key);
+                    self.json_value(path, key);
+                    self.json(item, path);
+                    path.pop();
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    fn json_value(&mut self, path: &[&str], value: &str) {
+        if !self.done() && self.matches(value) {
+            self.value("body", &path.join("."), value);
+        }
+    }
+
+    /// Runs the content rules over one value and records what matched.
+    fn value(&mut self, location: &'static str, field: &str, raw: &str) {
+        if self.done() || raw.is_empty() {
+            return;
+        }
+        let rules = &self.waf.inner.rules;
+        let decoded = decode::normalize(raw);
+        let mut matched = rules.decoded.matching(&decoded);
+        matched.extend(rules.sql.matching(&decode::sql_view(&decoded)));
+        for rule in matched {
+            self.found(rule.id, rule.group, location, field);
+            if self.done() {
+                return;
+            }
+        }
+    }
+
+    /// Whether any content rule matches (to build a JSON field's name only then).
+    fn matches(&self, raw: &str) -> bool {
+        let rules = &self.waf.inner.rules;
+        let decoded = decode::normalize(raw);
+        !raw.is_empty()
+            && (!rules.decoded.matching(&decoded).is_empty()
+                || !rules.sql.matching(&decode::sql_view(&decoded)).is_empty())
+    }
+}
+
+fn is_textual(content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    ct.starts_with("text/") || ct.contains("json") || ct.contains("x-www-form-urlencoded")
+}
+
+#[cfg(test)]
+mod tests;

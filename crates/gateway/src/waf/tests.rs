@@ -1,0 +1,156 @@
+//! The rule set against the repository's corpus, in every position a value
+//! can take. (`crates/cloudsec/tests/waf.rs` sends the same corpus through a
+//! running gateway.)
+
+use super::*;
+use crate::config::WafConfig;
+
+const ATTACKS: &str = include_str!("../../tests/waf-corpus/attacks.jsonl");
+const BENIGN: &str = include_str!("../../tests/waf-corpus/benign.jsonl");
+
+fn waf() -> Waf {
+    Waf::new(&WafConfig::default(), Vec::new(), 1 << 20).unwrap()
+}
+
+fn corpus(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).unwrap();
+            (
+                v["group"].as_str().unwrap_or("benign").to_owned(),
+                v["payload"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn head(uri: &str, headers: &[(&str, &str)]) -> Parts {
+    let mut b = http::Request::builder()
+        .uri(uri)
+        .header("host", "localhost");
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(()).unwrap().into_parts().0
+}
+
+/// Which of the positions flag `payload`.
+fn positions(waf: &Waf, group: &str, payload: &str) -> Vec<(&'static str, bool)> {
+    if group == "scanners" {
+        let h = head("/api/tags", &[("user-agent", payload)]);
+        return vec![("user-agent", waf.inspect_head(&h, None).is_some())];
+    }
+    let query = head(&format!("/api/articles?tag={}", encode(payload)), &[]);
+    let path = head(&format!("/api/profiles/{}", encode(payload)), &[]);
+    let header_value = if payload
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        payload.to_owned()
+    } else {
+        encode(payload)
+    };
+    let header = head("/api/tags", &[("x-comment", &header_value)]);
+    let body = serde_json::json!({"article": {"title": "t", "description": "d", "body": payload, "tagList": []}});
+    vec![
+        ("query", waf.inspect_head(&query, None).is_some()),
+        ("path", waf.inspect_head(&path, None).is_some()),
+        ("header", waf.inspect_head(&header, None).is_some()),
+        (
+            "body",
+            waf.inspect_body(Some("application/json"), body.to_string().as_bytes())
+                .is_some(),
+        ),
+    ]
+}
+
+#[test]
+fn corpus_attacks_are_blocked_and_benign_inputs_pass() {
+    let waf = waf();
+    let attacks = corpus(ATTACKS);
+    let benign = corpus(BENIGN);
+    assert!(attacks.len() >= 200 && benign.len() >= 200);
+
+    let (mut sent, mut blocked, mut missed) = (0, 0, Vec::new());
+    for (group, payload) in &attacks {
+        for (position, hit) in positions(&waf, group, payload) {
+            sent += 1;
+            if hit {
+                blocked += 1;
+            } else {
+                missed.push(format!("{group} {position}: {payload:?}"));
+            }
+        }
+    }
+    let mut false_positives = Vec::new();
+    for (_, payload) in &benign {
+        for (position, hit) in positions(&waf, "benign", payload) {
+            if hit {
+                false_positives.push(format!("{position}: {payload:?}"));
+            }
+        }
+    }
+    let rate = f64::from(blocked) / f64::from(sent);
+    println!("attacks blocked: {blocked}/{sent} = {:.1}%", rate * 100.0);
+    println!("missed:\n  {}", missed.join("\n  "));
+    assert!(
+        false_positives.is_empty(),
+        "benign inputs blocked:\n  {}",
+        false_positives.join("\n  ")
+    );
+    assert!(rate >= 0.95, "only {:.1}% blocked", rate * 100.0);
+}
+
+#[test]
+fn count_mode_lets_a_match_through_and_other_groups_still_block() {
+    let mut config = WafConfig::default();
+    config.modes.sqli = WafMode::Count;
+    let waf = Waf::new(&config, Vec::new(), 1 << 20).unwrap();
+    let sqli = head(&format!("/api/articles?q={}", encode("' OR 1=1--")), &[]);
+    assert_eq!(waf.inspect_head(&sqli, None), None);
+    let xss = head(&format!("/api/articles?q={}", encode("<script>")), &[]);
+    assert_eq!(
+        waf.inspect_head(&xss, None).map(|f| f.rule),
+        Some("xss-script-tag")
+    );
+}
+
+#[test]
+fn ip_lists_deny_and_exempt() {
+    let config = WafConfig {
+        deny_ips: vec!["203.0.113.0/24".parse().unwrap()],
+        allow_ips: vec!["198.51.100.7/32".parse().unwrap()],
+        ..WafConfig::default()
+    };
+    let waf = Waf::new(&config, Vec::new(), 1 << 20).unwrap();
+    let plain = head("/api/tags", &[]);
+    let denied = waf.inspect_head(&plain, Some("203.0.113.9".parse().unwrap()));
+    assert_eq!(denied.map(|f| f.group), Some(Group::IpDeny));
+    let attack = head("/api/articles?q=%3Cscript%3E", &[]);
+    assert!(
+        waf.inspect_head(&attack, Some("192.0.2.1".parse().unwrap()))
+            .is_some()
+    );
+    assert!(
+        waf.inspect_head(&attack, Some("198.51.100.7".parse().unwrap()))
+            .is_none()
+    );
+}
+
+#[test]
+fn findings_name_where_not_what() {
+    let waf = waf();
+    let body = br#"{"comment": {"body": "<img src=x onerror=alert(1)>"}}"#;
+    let finding = waf.inspect_body(Some("application/json"), body).unwrap();
+    assert_eq!(finding.rule, "xss-event-handler");
+    assert_eq!(
+        (finding.location, finding.field.as_str()),
+        ("body", "comment.body")
+    );
+    let login = br#"{"user": {"email": "a@b.c", "password": "x' OR 1=1 --"}}"#;
+    assert_eq!(waf.inspect_body(Some("application/json"), login), None);
+}
