@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -68,6 +69,7 @@ struct Bound {
     name: &'static str,
     listener: TcpListener,
     app: Router,
+    options: server::ServeOptions,
 }
 
 async fn listen(name: &'static str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -76,12 +78,34 @@ async fn listen(name: &'static str, addr: SocketAddr) -> anyhow::Result<TcpListe
         .with_context(|| format!("{name}: cannot listen on {addr}"))
 }
 
-async fn bind(name: &'static str, addr: SocketAddr, app: Router) -> anyhow::Result<Bound> {
+async fn bind(
+    name: &'static str,
+    addr: SocketAddr,
+    app: Router,
+    options: server::ServeOptions,
+) -> anyhow::Result<Bound> {
     Ok(Bound {
         name,
         listener: listen(name, addr).await?,
         app,
+        options,
     })
+}
+
+/// The gateway's TLS configuration (generating the self-signed pair on first use).
+fn gateway_tls(settings: &Settings) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    if !settings.gateway.tls.enabled() {
+        return Ok(None);
+    }
+    gateway::tls::server_config(
+        &settings.gateway.tls,
+        &settings.secrets_store()?,
+        &settings.data_dir,
+    )
+}
+
+fn scheme(tls: &Option<Arc<rustls::ServerConfig>>) -> &'static str {
+    if tls.is_some() { "https" } else { "http" }
 }
 
 /// The business service accepts the tokens the auth service issues.
@@ -103,10 +127,16 @@ fn spawn_all(
         name,
         listener,
         app,
+        options,
     } in servers
     {
         let token = shutdown.clone();
-        set.spawn(async move { (name, server::serve(listener, app, token, grace).await) });
+        set.spawn(async move {
+            (
+                name,
+                server::serve(listener, app, token, grace, options).await,
+            )
+        });
     }
 }
 
@@ -121,7 +151,8 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
     // The gateway's address first: the auth service publishes it in its discovery document.
     let edge_addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
     let edge_listener = listen(gateway::SERVICE, edge_addr).await?;
-    let url = format!("http://{}", edge_listener.local_addr()?);
+    let edge_tls = gateway_tls(&settings)?;
+    let url = format!("{}://{}", scheme(&edge_tls), edge_listener.local_addr()?);
     if settings.auth.public_url.is_none() {
         settings.auth.public_url = url::Url::parse(&url).ok();
     }
@@ -148,11 +179,13 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
         name: auth::SERVICE,
         listener: auth_listener,
         app: auth::router(auth_state),
+        options: server::ServeOptions::default(),
     };
     let business = Bound {
         name: business::SERVICE,
         listener: business_listener,
         app: business::router(business_state),
+        options: server::ServeOptions::default(),
     };
 
     let upstreams = &mut settings.gateway.upstreams;
@@ -173,6 +206,7 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
         name: gateway::SERVICE,
         listener: edge_listener,
         app: gateway::router(gateway_state),
+        options: gateway::serve_options(&settings.gateway, edge_tls),
     };
     let mut termination = server::Termination::install().context("installing signal handlers")?;
 
@@ -237,13 +271,20 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
                 stop.clone(),
             )?;
             let addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
-            bind(gateway::SERVICE, addr, gateway::router(state)).await?
+            let options = gateway::serve_options(&settings.gateway, gateway_tls(&settings)?);
+            bind(gateway::SERVICE, addr, gateway::router(state), options).await?
         }
         Service::Auth => {
             prepare_data_dir(&settings)?;
             let context = settings.context(stop.clone()).await?;
             let state = auth::State::from_config(&settings.auth, &context).await?;
-            bind(auth::SERVICE, settings.auth.listen, auth::router(state)).await?
+            bind(
+                auth::SERVICE,
+                settings.auth.listen,
+                auth::router(state),
+                server::ServeOptions::default(),
+            )
+            .await?
         }
         Service::Business => {
             prepare_data_dir(&settings)?;
@@ -258,11 +299,16 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
                 business::SERVICE,
                 settings.business.listen,
                 business::router(state),
+                server::ServeOptions::default(),
             )
             .await?
         }
     };
-    let url = format!("http://{}", bound.listener.local_addr()?);
+    let url = format!(
+        "{}://{}",
+        scheme(&bound.options.tls),
+        bound.listener.local_addr()?
+    );
     let mut termination = server::Termination::install().context("installing signal handlers")?;
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let mut servers = JoinSet::new();

@@ -24,6 +24,9 @@ pub struct Config {
     pub health_check_interval_ms: u64,
     /// Upper bound for one upstream exchange (response headers).
     pub upstream_timeout_secs: u64,
+    /// Per-route overrides of `upstream_timeout_secs`: path prefix →
+    /// seconds, the longest matching prefix wins (e.g. `"/api/users/login" = 10`).
+    pub route_timeouts: std::collections::BTreeMap<String, u64>,
     /// Proxies (CIDRs) whose `X-Forwarded-For` is believed, e.g. the load
     /// balancer's subnets; empty: the socket peer is the client.
     pub trusted_proxies: Vec<IpNet>,
@@ -31,6 +34,27 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub cors: CorsConfig,
     pub waf: WafConfig,
+    pub tls: TlsConfig,
+}
+
+/// `[gateway.tls]`: HTTPS on the gateway's port. Unset: plain HTTP (behind a
+/// load balancer that terminates TLS, or on a laptop).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// Generate (once) and use a certificate for localhost; published as
+    /// `<data_dir>/gateway-cert.pem` for clients to trust.
+    pub self_signed: bool,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.self_signed || self.cert_file.is_some()
+    }
 }
 
 /// `[gateway.waf]`: the web application firewall.
@@ -102,6 +126,12 @@ pub struct Limits {
     pub header_bytes: usize,
     /// Largest request body (413 beyond).
     pub body_bytes: usize,
+    /// Time a client has to send a request head (and finish the TLS
+    /// handshake) before the connection is closed: the slowloris guard.
+    pub header_read_timeout_ms: u64,
+    /// Longest pause while a request body arrives, and the most time the WAF
+    /// waits for a whole body it inspects (408 beyond).
+    pub body_read_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -110,6 +140,8 @@ impl Default for Limits {
             uri_bytes: 8 * 1024,
             header_bytes: 32 * 1024,
             body_bytes: 1024 * 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
         }
     }
 }
@@ -164,11 +196,13 @@ impl Default for Config {
             static_dir: None,
             health_check_interval_ms: 2000,
             upstream_timeout_secs: 30,
+            route_timeouts: std::collections::BTreeMap::new(),
             trusted_proxies: Vec::new(),
             limits: Limits::default(),
             rate_limit: RateLimitConfig::default(),
             cors: CorsConfig::default(),
             waf: WafConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -284,6 +318,56 @@ impl Validate for Config {
                 "gateway.upstream_timeout_secs",
                 "must be between 1 and 600",
             ));
+        }
+        for (prefix, secs) in &self.route_timeouts {
+            if !prefix.starts_with('/') || !(1..=600).contains(secs) {
+                errors.push(ConfigError::new(
+                    "gateway.route_timeouts",
+                    format!(
+                        "{prefix:?} = {secs}: a path prefix starting with / and 1 to 600 seconds"
+                    ),
+                ));
+            }
+        }
+        for (key, ms) in [
+            (
+                "gateway.limits.header_read_timeout_ms",
+                self.limits.header_read_timeout_ms,
+            ),
+            (
+                "gateway.limits.body_read_timeout_ms",
+                self.limits.body_read_timeout_ms,
+            ),
+        ] {
+            if !(100..=600_000).contains(&ms) {
+                errors.push(ConfigError::new(key, "must be between 100 and 600000"));
+            }
+        }
+        let tls = &self.tls;
+        if tls.cert_file.is_some() != tls.key_file.is_some() {
+            errors.push(ConfigError::new(
+                "gateway.tls.key_file",
+                "cert_file and key_file are set together",
+            ));
+        }
+        if tls.self_signed && tls.cert_file.is_some() {
+            errors.push(ConfigError::new(
+                "gateway.tls.self_signed",
+                "conflicts with gateway.tls.cert_file",
+            ));
+        }
+        for (key, file) in [
+            ("gateway.tls.cert_file", &tls.cert_file),
+            ("gateway.tls.key_file", &tls.key_file),
+        ] {
+            if let Some(path) = file
+                && !path.is_file()
+            {
+                errors.push(ConfigError::new(
+                    key,
+                    format!("{} is not a readable file", path.display()),
+                ));
+            }
         }
         let l = &self.limits;
         for (key, value, range) in [

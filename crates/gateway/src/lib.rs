@@ -17,6 +17,7 @@ mod rate_limit;
 mod routes;
 mod security_headers;
 mod static_files;
+pub mod tls;
 mod upstream;
 pub mod waf;
 
@@ -53,7 +54,8 @@ struct Inner {
     auth: Arc<Cluster>,
     business: Arc<Cluster>,
     client: proxy::Client,
-    upstream_timeout: Duration,
+    timeouts: routes::Timeouts,
+    tls: bool,
     static_dir: Option<std::path::PathBuf>,
 }
 
@@ -73,6 +75,7 @@ impl State {
             &config.waf,
             config.trusted_proxies.clone(),
             config.limits.body_bytes,
+            Duration::from_millis(config.limits.body_read_timeout_ms),
         )?;
         let auth_urls = config.upstreams.auth_or_default();
         let keys = RemoteKeys::new(
@@ -114,7 +117,11 @@ impl State {
                 auth,
                 business,
                 client,
-                upstream_timeout: Duration::from_secs(config.upstream_timeout_secs),
+                timeouts: routes::Timeouts::new(
+                    Duration::from_secs(config.upstream_timeout_secs),
+                    &config.route_timeouts,
+                ),
+                tls: config.tls.enabled(),
                 static_dir: config.static_dir.clone(),
                 waf,
             }),
@@ -154,6 +161,19 @@ fn cors(config: &config::CorsConfig) -> Option<tower_http::cors::CorsLayer> {
     })
 }
 
+/// How the gateway's listener serves connections: TLS when configured
+/// (`tls` from [`tls::server_config`]), and the slow-client timeouts.
+pub fn serve_options(
+    config: &Config,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> platform::server::ServeOptions {
+    platform::server::ServeOptions {
+        tls,
+        header_read_timeout: Duration::from_millis(config.limits.header_read_timeout_ms),
+        body_read_timeout: Duration::from_millis(config.limits.body_read_timeout_ms),
+    }
+}
+
 /// The gateway's complete router, wrapped in the platform request stack.
 pub fn router(state: State) -> Router {
     let clusters = [state.inner.auth.clone(), state.inner.business.clone()];
@@ -180,6 +200,7 @@ pub fn router(state: State) -> Router {
         inner.waf.clone(),
     );
     let cors_layer = inner.cors.clone();
+    let tls = inner.tls;
     // Layers wrap outward: the last added runs first.
     let app = Router::new()
         .fallback(proxy::handle)
@@ -192,7 +213,7 @@ pub fn router(state: State) -> Router {
         .layer(from_fn_with_state(rate_limits, rate_limit::by_client))
         .layer(from_fn_with_state(waf, waf::inspect))
         .layer(from_fn_with_state(limits, limits::enforce));
-    let mut app = security_headers::apply(app, false);
+    let mut app = security_headers::apply(app, tls);
     if let Some(cors) = cors_layer {
         app = app.layer(cors);
     }

@@ -69,6 +69,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
     add_forwarded(headers, peer, &gateway.inner.trusted_proxies);
     trace_context::inject(headers, parent.as_ref());
 
+    let timeout = gateway.inner.timeouts.for_path(request.uri().path());
     let path_and_query = request
         .uri()
         .path_and_query()
@@ -79,10 +80,15 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
     let replay = retryable(&parts.method).then(|| parts.clone());
     let mut first = Some(Request::from_parts(parts, body));
     let mut tried: Vec<usize> = Vec::with_capacity(2);
+    // The failure of the first attempt stands when there is no other endpoint to retry on.
+    let mut failed: Option<Problem> = None;
     cluster.budget().record_request();
     loop {
         let Some((index, endpoint)) = cluster.pick_excluding(&tried) else {
-            return unavailable(cluster, label);
+            return match failed {
+                Some(failure) => labelled(failure, label),
+                None => unavailable(cluster, label),
+            };
         };
         tried.push(index);
         let Ok(uri) = format!("{}{}", endpoint.base(), path_and_query).parse::<Uri>() else {
@@ -96,7 +102,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
         *attempt.uri_mut() = uri;
         let in_flight = endpoint.start();
         let exchange = gateway.inner.client.request(attempt);
-        let outcome = tokio::time::timeout(gateway.inner.upstream_timeout, exchange).await;
+        let outcome = tokio::time::timeout(timeout, exchange).await;
         drop(in_flight);
         let failure = match outcome {
             Ok(Ok(response)) => {
@@ -131,6 +137,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
         if replay.is_none() || tried.len() >= 2 || !cluster.budget().try_retry() {
             return labelled(failure, label);
         }
+        failed = Some(failure);
     }
 }
 

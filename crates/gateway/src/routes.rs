@@ -1,6 +1,35 @@
 //! Which upstream cluster serves a path. Prefixes match whole path segments,
 //! so `/api/users` covers `/api/users/login` but not `/api/usersfoo`.
 
+/// The upstream timeout for each path: the longest configured prefix that
+/// covers it (`gateway.route_timeouts`), else the default.
+pub struct Timeouts {
+    default: std::time::Duration,
+    /// Longest prefix first.
+    routes: Vec<(String, std::time::Duration)>,
+}
+
+impl Timeouts {
+    pub fn new(
+        default: std::time::Duration,
+        routes: &std::collections::BTreeMap<String, u64>,
+    ) -> Self {
+        let mut routes: Vec<_> = routes
+            .iter()
+            .map(|(p, s)| (p.clone(), std::time::Duration::from_secs(*s)))
+            .collect();
+        routes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        Self { default, routes }
+    }
+
+    pub fn for_path(&self, path: &str) -> std::time::Duration {
+        self.routes
+            .iter()
+            .find(|(prefix, _)| covers(prefix, path))
+            .map_or(self.default, |(_, t)| *t)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upstream {
     Auth,
@@ -27,11 +56,15 @@ pub enum Route {
     Static,
 }
 
+/// `prefix` covers `path` segment-wise.
+fn covers(prefix: &str, path: &str) -> bool {
+    path.strip_prefix(prefix.trim_end_matches('/'))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 pub fn route(path: &str) -> Route {
     for (prefix, upstream) in ROUTES {
-        if let Some(rest) = path.strip_prefix(prefix)
-            && (rest.is_empty() || rest.starts_with('/'))
-        {
+        if covers(prefix, path) {
             return Route::Upstream(*upstream);
         }
     }
@@ -70,5 +103,18 @@ mod tests {
         assert_eq!(route("/authority"), Route::Static);
         assert_eq!(route("/article/hello"), Route::Static);
         assert_eq!(route("/"), Route::Static);
+    }
+
+    #[test]
+    fn the_longest_configured_prefix_sets_the_timeout() {
+        use std::time::Duration;
+        let routes = [("/api/users/login".to_owned(), 10), ("/api".to_owned(), 5)]
+            .into_iter()
+            .collect();
+        let t = Timeouts::new(Duration::from_secs(30), &routes);
+        assert_eq!(t.for_path("/api/users/login"), Duration::from_secs(10));
+        assert_eq!(t.for_path("/api/articles"), Duration::from_secs(5));
+        assert_eq!(t.for_path("/api/users/loginx"), Duration::from_secs(5));
+        assert_eq!(t.for_path("/auth/token"), Duration::from_secs(30));
     }
 }

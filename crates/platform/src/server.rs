@@ -1,38 +1,146 @@
-//! Serving a router on a listener with graceful, bounded shutdown.
+//! Serving a router on a listener: HTTP/1.1 and HTTP/2 (over TLS when a
+//! rustls configuration is given, the protocol chosen by ALPN), timeouts
+//! against slow clients, and graceful, bounded shutdown.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+/// How connections are served.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// TLS termination; plain HTTP when absent.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// A client must finish sending the request head (or the TLS
+    /// handshake) within this time, or the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Longest pause between two pieces of a request body; the request
+    /// then fails with 408.
+    pub body_read_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            tls: None,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// Serves `app` until `shutdown` fires, then stops accepting and lets
-/// in-flight requests finish for at most `grace`. Returns once drained (or the
-/// grace period is over, in which case remaining connections are dropped).
+/// in-flight requests finish for at most `grace` (HTTP/1.1 connections close
+/// after their current request, HTTP/2 ones get a GOAWAY). Returns once
+/// drained, or when the grace period is over (remaining connections dropped).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: CancellationToken,
     grace: Duration,
+    options: ServeOptions,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    let listener = listener.tap_io(|tcp| {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .max_concurrent_streams(256);
+    let acceptor = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: back off, keep serving.
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
         let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let server = server.into_future();
-    tokio::pin!(server);
+        let connection = Connection {
+            builder: builder.clone(),
+            app: app.clone(),
+            peer,
+            body_read_timeout: options.body_read_timeout,
+            watcher: graceful.watcher(),
+        };
+        match &acceptor {
+            None => {
+                tokio::spawn(connection.run(TokioIo::new(tcp)));
+            }
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let handshake_timeout = options.header_read_timeout;
+                tokio::spawn(async move {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => connection.run(TokioIo::new(tls)).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
     tokio::select! {
-        result = &mut server => result,
-        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+        () = graceful.shutdown() => Ok(()),
+        () = tokio::time::sleep(grace) => {
             tracing::warn!(%addr, grace_secs = grace.as_secs(), "shutdown grace period over; dropping remaining connections");
             Ok(())
+        }
+    }
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection {
+    builder: auto::Builder<TokioExecutor>,
+    app: Router,
+    peer: SocketAddr,
+    body_read_timeout: Duration,
+    watcher: Watcher,
+}
+
+impl Connection {
+    async fn run<I>(self, io: TokioIo<I>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let peer = self.peer;
+        let app = tower::ServiceBuilder::new()
+            .layer(RequestBodyTimeoutLayer::new(self.body_read_timeout))
+            .service(self.app)
+            .map_request(move |mut request: http::Request<_>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+        let service = TowerToHyperService::new(app);
+        let connection = self
+            .builder
+            .serve_connection_with_upgrades(io, service)
+            .into_owned();
+        if let Err(e) = self.watcher.watch(connection).await {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
     }
 }

@@ -125,9 +125,15 @@ impl TestAuth {
         let app = cloudsec_auth::router(state);
         let token = stop.clone();
         tokio::spawn(async move {
-            platform::server::serve(listener, app, token, Duration::from_secs(1))
-                .await
-                .unwrap();
+            platform::server::serve(
+                listener,
+                app,
+                token,
+                Duration::from_secs(1),
+                platform::server::ServeOptions::default(),
+            )
+            .await
+            .unwrap();
         });
         Self {
             url: format!("http://{addr}"),

@@ -91,7 +91,7 @@ impl Running {
                     );
                 }
             };
-        let client = reqwest::Client::new();
+        let client = client_for(&url, data_dir);
         loop {
             if let Ok(r) = client.get(format!("{url}/healthz")).send().await
                 && r.status() == 200
@@ -112,6 +112,12 @@ impl Running {
             stderr,
             data_dir: data_dir.to_owned(),
         }
+    }
+
+    /// A client for this process: it trusts the gateway's self-signed
+    /// certificate when serving HTTPS.
+    pub fn client(&self) -> reqwest::ClientBuilder {
+        client_builder(&self.url, &self.data_dir)
     }
 
     pub fn stderr(&self) -> Vec<String> {
@@ -147,6 +153,21 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn client_builder(url: &str, data_dir: &Path) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder();
+    if !url.starts_with("https://") {
+        return builder;
+    }
+    let pem = std::fs::read(data_dir.join("gateway-cert.pem")).unwrap();
+    builder
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .https_only(true)
+}
+
+fn client_for(url: &str, data_dir: &Path) -> reqwest::Client {
+    client_builder(url, data_dir).build().unwrap()
 }
 
 /// Registers a user through `url` (the gateway) and returns its access token.

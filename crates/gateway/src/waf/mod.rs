@@ -76,6 +76,7 @@ struct Inner {
     deny: Vec<IpNet>,
     trusted_proxies: Vec<IpNet>,
     body_limit: usize,
+    body_deadline: std::time::Duration,
 }
 
 /// One rule that matched, and where.
@@ -88,10 +89,12 @@ pub struct Finding {
 }
 
 impl Waf {
+    /// `body_limit` and `body_deadline` bound the bodies it reads to inspect.
     pub fn new(
         config: &WafConfig,
         trusted_proxies: Vec<IpNet>,
         body_limit: usize,
+        body_deadline: std::time::Duration,
     ) -> Result<Self, regex::Error> {
         Ok(Self {
             inner: Arc::new(Inner {
@@ -102,6 +105,7 @@ impl Waf {
                 deny: config.deny_ips.clone(),
                 trusted_proxies,
                 body_limit,
+                body_deadline,
             }),
         })
     }
@@ -185,22 +189,28 @@ pub async fn inspect(State(waf): State<Waf>, request: Request, next: Next) -> Re
     if content_type.is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/")) {
         return next.run(Request::from_parts(parts, body)).await;
     }
-    let bytes: Bytes = match http_body_util::Limited::new(body, waf.inner.body_limit)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    let collect = http_body_util::Limited::new(body, waf.inner.body_limit).collect();
+    let bytes: Bytes = match tokio::time::timeout(waf.inner.body_deadline, collect).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             return Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Some(format!("body larger than {} bytes", waf.inner.body_limit)),
             )
             .into_response();
         }
-        Err(_) => {
+        Ok(Err(e)) if !timed_out(&*e) => {
             return Problem::new(
                 StatusCode::BAD_REQUEST,
                 Some("the request body could not be read".to_owned()),
+            )
+            .into_response();
+        }
+        // Too slow overall, or a pause longer than the server's body timeout.
+        Ok(Err(_)) | Err(_) => {
+            return Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                Some("the request body did not arrive in time".to_owned()),
             )
             .into_response();
         }
@@ -210,6 +220,18 @@ pub async fn inspect(State(waf): State<Waf>, request: Request, next: Next) -> Re
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// Whether `error` comes from the server's body read timeout.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 fn forbidden(request_id: Option<&str>) -> Response {

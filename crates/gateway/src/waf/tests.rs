@@ -5,11 +5,12 @@
 use super::*;
 use crate::config::WafConfig;
 
+const SECOND: std::time::Duration = std::time::Duration::from_secs(1);
 const ATTACKS: &str = include_str!("../../tests/waf-corpus/attacks.jsonl");
 const BENIGN: &str = include_str!("../../tests/waf-corpus/benign.jsonl");
 
 fn waf() -> Waf {
-    Waf::new(&WafConfig::default(), Vec::new(), 1 << 20).unwrap()
+    Waf::new(&WafConfig::default(), Vec::new(), 1 << 20, SECOND).unwrap()
 }
 
 fn corpus(text: &str) -> Vec<(String, String)> {
@@ -109,7 +110,7 @@ fn corpus_attacks_are_blocked_and_benign_inputs_pass() {
 fn count_mode_lets_a_match_through_and_other_groups_still_block() {
     let mut config = WafConfig::default();
     config.modes.sqli = WafMode::Count;
-    let waf = Waf::new(&config, Vec::new(), 1 << 20).unwrap();
+    let waf = Waf::new(&config, Vec::new(), 1 << 20, SECOND).unwrap();
     let sqli = head(&format!("/api/articles?q={}", encode("' OR 1=1--")), &[]);
     assert_eq!(waf.inspect_head(&sqli, None), None);
     let xss = head(&format!("/api/articles?q={}", encode("<script>")), &[]);
@@ -126,7 +127,7 @@ fn ip_lists_deny_and_exempt() {
         allow_ips: vec!["198.51.100.7/32".parse().unwrap()],
         ..WafConfig::default()
     };
-    let waf = Waf::new(&config, Vec::new(), 1 << 20).unwrap();
+    let waf = Waf::new(&config, Vec::new(), 1 << 20, SECOND).unwrap();
     let plain = head("/api/tags", &[]);
     let denied = waf.inspect_head(&plain, Some("203.0.113.9".parse().unwrap()));
     assert_eq!(denied.map(|f| f.group), Some(Group::IpDeny));
