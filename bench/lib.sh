@@ -19,13 +19,16 @@ build() {
   (cd "$ROOT" && cargo build --release --locked --quiet -p cloudsec)
 }
 
-# One load generator on loopback is one client IP: lift the gateway's per-IP
-# limits, or the benchmark measures the rate limiter's 429s.
+# One load generator on loopback is one client IP (and one user): lift the
+# gateway's limits, or the benchmark measures the rate limiter's 429s. The
+# limiters still run and count every request.
 BENCH_ENV=(
   CLOUDSEC_GATEWAY__RATE_LIMIT__PER_IP__PER_SECOND=100000000
   CLOUDSEC_GATEWAY__RATE_LIMIT__PER_IP__BURST=100000000
   CLOUDSEC_GATEWAY__RATE_LIMIT__CREDENTIALS_PER_IP__PER_SECOND=100000000
   CLOUDSEC_GATEWAY__RATE_LIMIT__CREDENTIALS_PER_IP__BURST=100000000
+  CLOUDSEC_GATEWAY__RATE_LIMIT__PER_SUBJECT__PER_SECOND=100000000
+  CLOUDSEC_GATEWAY__RATE_LIMIT__PER_SUBJECT__BURST=100000000
 )
 
 # start_platform [ENV=VALUE ...]: sets URL, DATA, PID.

@@ -12,6 +12,12 @@ use clap::Parser;
 use cli::{Cli, Command, ConfigAction, KeysAction};
 use settings::{GatewayOverrides, Overrides, Settings};
 
+/// Every request allocates in several tasks on several threads; glibc's
+/// malloc serializes them on arena locks (measured: a third of the gateway's
+/// CPU under load, docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for invalid configuration (`EX_USAGE`-like, distinct from runtime failure).
 const EXIT_CONFIG: u8 = 2;
 

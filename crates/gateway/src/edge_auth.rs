@@ -15,6 +15,11 @@ use platform::tokens::{self, TokenError, Verifier};
 
 #[derive(Clone)]
 pub struct EdgeAuth {
+    // Shared: the middleware clones its state for every request.
+    inner: std::sync::Arc<Parts>,
+}
+
+struct Parts {
     verifier: Verifier,
     keys: RemoteKeys,
     deny: DenyList,
@@ -27,9 +32,11 @@ pub struct Subject(pub String);
 impl EdgeAuth {
     pub fn new(verifier: Verifier, keys: RemoteKeys, deny: DenyList) -> Self {
         Self {
-            verifier,
-            keys,
-            deny,
+            inner: std::sync::Arc::new(Parts {
+                verifier,
+                keys,
+                deny,
+            }),
         }
     }
 }
@@ -68,6 +75,7 @@ fn unauthorized(message: &str, challenge: &'static str) -> Response {
 }
 
 pub async fn check(State(edge): State<EdgeAuth>, mut request: Request, next: Next) -> Response {
+    let edge = &edge.inner;
     // Only Token/Bearer credentials are ours to check; Basic (service clients) passes through.
     let token = match tokens::from_authorization(request.headers()) {
         Ok(Some(token)) => Some(token.to_owned()),

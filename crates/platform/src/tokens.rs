@@ -90,28 +90,54 @@ pub struct Jwks {
 
 /// The verification keys in force, replaceable while requests read them.
 #[derive(Clone, Default)]
-pub struct KeySet(Arc<ArcSwap<HashMap<String, DecodingKey>>>);
+pub struct KeySet(Arc<ArcSwap<Keys>>);
+
+#[derive(Default)]
+struct Keys {
+    by_kid: HashMap<String, DecodingKey>,
+    /// `kid:x` of every key, sorted: what the set is.
+    fingerprint: Vec<String>,
+    /// Bumped whenever the set changes; verification results cached under
+    /// an older generation are void.
+    generation: u64,
+}
 
 impl KeySet {
     /// Replaces the keys with the Ed25519 keys of `jwks`; other key types are
     /// ignored, so a key can never be used with an algorithm it was not made for.
     pub fn replace(&self, jwks: &Jwks) {
-        let keys = jwks
+        let usable: Vec<&Jwk> = jwks
             .keys
             .iter()
             .filter(|k| k.kty == "OKP" && k.crv == "Ed25519")
             .filter(|k| URL_SAFE_NO_PAD.decode(&k.x).is_ok_and(|x| x.len() == 32))
+            .collect();
+        let mut fingerprint: Vec<String> = usable
+            .iter()
+            .map(|k| format!("{}:{}", k.kid, k.x))
+            .collect();
+        fingerprint.sort_unstable();
+        let current = self.0.load();
+        if current.fingerprint == fingerprint && !fingerprint.is_empty() {
+            return;
+        }
+        let by_kid = usable
+            .iter()
             .filter_map(|k| {
                 DecodingKey::from_ed_components(&k.x)
                     .ok()
                     .map(|d| (k.kid.clone(), d))
             })
             .collect();
-        self.0.store(Arc::new(keys));
+        self.0.store(Arc::new(Keys {
+            by_kid,
+            fingerprint,
+            generation: current.generation + 1,
+        }));
     }
 
     pub fn contains(&self, kid: &str) -> bool {
-        self.0.load().contains_key(kid)
+        self.0.load().by_kid.contains_key(kid)
     }
 }
 
@@ -123,11 +149,30 @@ pub struct Expectations {
 }
 
 /// Verifies access tokens for one issuer and audience.
+///
+/// Successful verifications are cached (by the whole token) so that a client
+/// sending the same token on every request costs one signature check, not
+/// one per request. A cached result is only used while its `exp` has not
+/// passed and the key set is the one it was verified under (any change —
+/// rotation, removal — voids the cache). Revocation is not cached: callers
+/// consult the deny-list on every request.
 #[derive(Clone)]
 pub struct Verifier {
     keys: KeySet,
-    validation: Validation,
+    validation: Arc<Validation>,
+    verified: moka::sync::Cache<Arc<str>, Verified>,
 }
+
+#[derive(Clone)]
+struct Verified {
+    claims: Arc<AccessClaims>,
+    generation: u64,
+}
+
+/// Distinct tokens remembered at once (about 0.5 KiB each).
+const VERIFIED_CACHE_ENTRIES: u64 = 20_000;
+/// Upper bound on how long a verification result is reused.
+const VERIFIED_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Verifier {
     pub fn new(issuer: &str, audience: &str, keys: KeySet) -> Self {
@@ -137,7 +182,14 @@ impl Verifier {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        Self { keys, validation }
+        Self {
+            keys,
+            validation: Arc::new(validation),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CACHE_ENTRIES)
+                .time_to_live(VERIFIED_CACHE_TTL)
+                .build(),
+        }
     }
 
     pub fn keys(&self) -> &KeySet {
@@ -150,13 +202,33 @@ impl Verifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let kid = check_header(token)?;
         let keys = self.keys.0.load();
-        let key = keys.get(&kid).ok_or(TokenError::UnknownKey)?;
-        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
+        if let Some(hit) = self.verified.get(token)
+            && hit.generation == keys.generation
+            && hit.claims.exp + LEEWAY_SECS.cast_signed() > now_secs()
+        {
+            return Ok((*hit.claims).clone());
+        }
+        let kid = check_header(token)?;
+        let key = keys.by_kid.get(&kid).ok_or(TokenError::UnknownKey)?;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| TokenError::Rejected(e.to_string()))
+            .map_err(|e| TokenError::Rejected(e.to_string()))?;
+        self.verified.insert(
+            Arc::from(token),
+            Verified {
+                claims: Arc::new(claims.clone()),
+                generation: keys.generation,
+            },
+        );
+        Ok(claims)
     }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().cast_signed())
 }
 
 #[derive(Deserialize)]
@@ -225,5 +297,88 @@ pub fn from_authorization(headers: &http::HeaderMap) -> Result<Option<&str>, Tok
         Ok(Some(token))
     } else {
         Err(TokenError::Malformed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+
+    fn key_pair() -> Ed25519KeyPair {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+    }
+
+    fn token(pair: &Ed25519KeyPair, kid: &str, exp_in: i64) -> String {
+        let now = now_secs();
+        let claims = serde_json::json!({
+            "iss": "iss", "aud": "aud", "sub": "user", "jti": "j", "sid": "s",
+            "iat": now, "nbf": now, "exp": now + exp_in,
+        });
+        let header = serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = pair.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
+
+    fn jwks(keys: &[(&str, &Ed25519KeyPair)]) -> Jwks {
+        Jwks {
+            keys: keys
+                .iter()
+                .map(|(kid, pair)| Jwk::ed25519(*kid, pair.public_key().as_ref()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_cached_verification_dies_with_its_key() {
+        let (old, new) = (key_pair(), key_pair());
+        let keys = KeySet::default();
+        keys.replace(&jwks(&[("old", &old), ("new", &new)]));
+        let verifier = Verifier::new("iss", "aud", keys.clone());
+        let t = token(&old, "old", 900);
+        assert_eq!(verifier.verify(&t).unwrap().sub, "user");
+        assert_eq!(verifier.verify(&t).unwrap().sub, "user");
+        // The same set again (a periodic refresh) keeps the cache.
+        let generation = keys.0.load().generation;
+        keys.replace(&jwks(&[("new", &new), ("old", &old)]));
+        assert_eq!(keys.0.load().generation, generation);
+        // The old key withdrawn: its tokens fail at once, cached or not.
+        keys.replace(&jwks(&[("new", &new)]));
+        assert_eq!(verifier.verify(&t), Err(TokenError::UnknownKey));
+        assert!(verifier.verify(&token(&new, "new", 900)).is_ok());
+    }
+
+    #[test]
+    fn a_cached_verification_ends_at_exp() {
+        let pair = key_pair();
+        let keys = KeySet::default();
+        keys.replace(&jwks(&[("k", &pair)]));
+        let verifier = Verifier::new("iss", "aud", keys);
+        // Valid now only thanks to the leeway, which runs out within two seconds.
+        let t = token(&pair, "k", -(LEEWAY_SECS.cast_signed()) + 1);
+        assert!(verifier.verify(&t).is_ok());
+        std::thread::sleep(std::time::Duration::from_millis(2200));
+        assert!(matches!(verifier.verify(&t), Err(TokenError::Rejected(_))));
+    }
+
+    #[test]
+    fn failures_are_not_cached_and_forgeries_stay_forgeries() {
+        let (pair, other) = (key_pair(), key_pair());
+        let keys = KeySet::default();
+        keys.replace(&jwks(&[("k", &pair)]));
+        let verifier = Verifier::new("iss", "aud", keys);
+        let good = token(&pair, "k", 900);
+        assert!(verifier.verify(&good).is_ok());
+        // Same header and claims, another key's signature: a different token string.
+        let forged = token(&other, "k", 900);
+        assert!(verifier.verify(&forged).is_err());
+        assert!(verifier.verify(&forged).is_err());
     }
 }

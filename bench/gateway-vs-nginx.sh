@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The gateway against nginx (Debian package) as a plain reverse proxy, to the
+# same upstream, in the same run, with wrk.
+#
+#   upstream   nginx `return 200` of a small JSON body (fast and identical for both)
+#   nginx      proxy_pass with keep-alive to the upstream, access log on
+#   gateway    `cloudsec serve gateway` with everything on: WAF (block mode),
+#              edge token check (Ed25519 verification per request), rate-limit
+#              accounting (limits lifted so the load is not refused), JSON
+#              access log, metrics; tokens come from a real `cloudsec up`
+#
+# The request is GET /api/articles/feed with a valid token: a protected route,
+# so the gateway verifies the token before forwarding. Runs alternate
+# nginx / gateway to spread the machine's drift over both.
+# usage: bench/gateway-vs-nginx.sh [SECONDS per run, default 10] [ROUNDS, default 3]
+# env:   GATEWAY_ENV="CLOUDSEC_…=… …" extra gateway settings, for ablations
+#        (e.g. CLOUDSEC_GATEWAY__WAF__ENABLED=false, CLOUDSEC_TELEMETRY__LOG_LEVEL=warn)
+#        BENCH_PATH=/api/tags   another path;  BENCH_TOKEN=0  send no token
+source "$(dirname "$0")/lib.sh"
+need_tools
+command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+build
+cd "$ROOT"
+SECS="${1:-10}"
+ROUNDS="${2:-3}"
+CONNS=64
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The platform: issues the token and serves the JWKS the gateway checks it against.
+start_platform
+TOKEN="$(register bencher)"
+
+NGX="$(mktemp -d)"
+UP_PORT="$(free_port)"
+NGX_PORT="$(free_port)"
+cat >"$NGX/nginx.conf" <<CONF
+user root;
+worker_processes auto;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log $NGX/access.log;
+  client_body_temp_path $NGX/body;
+  proxy_temp_path $NGX/proxy;
+  fastcgi_temp_path $NGX/fastcgi;
+  uwsgi_temp_path $NGX/uwsgi;
+  scgi_temp_path $NGX/scgi;
+  keepalive_requests 100000;
+  # The upstream both proxies forward to.
+  server {
+    listen 127.0.0.1:$UP_PORT;
+    access_log off;
+    default_type application/json;
+    location / { return 200 '{"articles":[],"articlesCount":0}'; }
+  }
+  upstream backend {
+    server 127.0.0.1:$UP_PORT;
+    keepalive 256;
+  }
+  # nginx as a plain reverse proxy.
+  server {
+    listen 127.0.0.1:$NGX_PORT;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+CONF
+nginx -p "$NGX" -c "$NGX/nginx.conf"
+
+GW_PORT="$(free_port)"
+GW_LOG="$(mktemp)"
+start_gateway() {
+  # shellcheck disable=SC2086 # GATEWAY_ENV is a list of assignments
+  env "${BENCH_ENV[@]}" ${GATEWAY_ENV:-} \
+    CLOUDSEC_GATEWAY__UPSTREAMS__AUTH="$URL" \
+    CLOUDSEC_GATEWAY__UPSTREAMS__BUSINESS="http://127.0.0.1:$UP_PORT" \
+    "$BIN" serve gateway --port "$GW_PORT" --data-dir "$DATA/gw" >/dev/null 2>"$GW_LOG" &
+  GW_PID=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$GW_PORT/readyz" >/dev/null && break; sleep 0.05; done
+}
+stop_gateway() { kill -TERM "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; }
+cleanup() {
+  stop_gateway
+  [ -f "$NGX/nginx.pid" ] && kill -QUIT "$(cat "$NGX/nginx.pid")" 2>/dev/null || true
+  sleep 0.2
+  rm -rf "$NGX" "$GW_LOG"
+  stop_platform
+}
+trap cleanup EXIT
+start_gateway
+
+PATH_Q="${BENCH_PATH:-/api/articles/feed}"
+# Both must answer the request correctly before anything is timed.
+for port in "$NGX_PORT" "$GW_PORT"; do
+  code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $TOKEN" "http://127.0.0.1:$port$PATH_Q")"
+  [ "$code" = 200 ] || { echo "port $port answered $code" >&2; cat "$GW_LOG" >&2; exit 1; }
+done
+# And the gateway's token check is live: no token, no forwarding.
+code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW_PORT/api/articles/feed")"
+[ "$code" = 401 ] || { echo "gateway forwarded without a token ($code)" >&2; exit 1; }
+
+AUTH_HEADER="Authorization: Token $TOKEN"
+[ "${BENCH_TOKEN:-1}" = 0 ] && AUTH_HEADER="X-No-Token: 1"
+run() { # run NAME PORT -> "NAME rps=… p99=… non2xx=…"
+  printf '%-8s ' "$1"
+  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -H "$AUTH_HEADER" "http://127.0.0.1:$2$PATH_Q" | wrk_summary
+}
+
+echo "== GET $PATH_Q with a token, wrk -t2 -c$CONNS -d${SECS}s, $ROUNDS rounds"
+RESULTS="$(mktemp)"
+for round in $(seq 1 "$ROUNDS"); do
+  run nginx "$NGX_PORT" | tee -a "$RESULTS"
+  run gateway "$GW_PORT" | tee -a "$RESULTS"
+done
+
+python3 - "$RESULTS" <<'PY'
+import re, statistics, sys
+def ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    n, unit = float(m.group(1)), m.group(2)
+    return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
+runs = {"nginx": [], "gateway": []}
+for line in open(sys.argv[1]):
+    name, *fields = line.split()
+    kv = dict(f.split("=") for f in fields)
+    if kv["non2xx"] != "0":
+        sys.exit(f"{name}: {kv['non2xx']} non-2xx answers")
+    runs[name].append((float(kv["rps"]), ms(kv["p99"])))
+med = {k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v)) for k, v in runs.items()}
+(n_rps, n_p99), (g_rps, g_p99) = med["nginx"], med["gateway"]
+print(f"median  nginx   {n_rps:,.0f} rps  p99 {n_p99:.2f} ms")
+print(f"median  gateway {g_rps:,.0f} rps  p99 {g_p99:.2f} ms")
+print(f"gateway / nginx throughput: {g_rps / n_rps:.2f}x (goal >= 0.90x); added p99: {g_p99 - n_p99:+.2f} ms")
+PY
+rm -f "$RESULTS"
