@@ -3,10 +3,9 @@
 //! and a route that always needs one is refused without it. The services
 //! verify again (zero trust); this stops forged and revoked tokens at the door.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::request::Parts;
 use http::{Method, StatusCode};
 use platform::jwks::RemoteKeys;
 use platform::problem::RealWorldErrors;
@@ -16,10 +15,10 @@ use platform::tokens::{self, TokenError, Verifier};
 #[derive(Clone)]
 pub struct EdgeAuth {
     // Shared: the middleware clones its state for every request.
-    inner: std::sync::Arc<Parts>,
+    inner: std::sync::Arc<Checker>,
 }
 
-struct Parts {
+struct Checker {
     verifier: Verifier,
     keys: RemoteKeys,
     deny: DenyList,
@@ -32,7 +31,7 @@ pub struct Subject(pub String);
 impl EdgeAuth {
     pub fn new(verifier: Verifier, keys: RemoteKeys, deny: DenyList) -> Self {
         Self {
-            inner: std::sync::Arc::new(Parts {
+            inner: std::sync::Arc::new(Checker {
                 verifier,
                 keys,
                 deny,
@@ -74,18 +73,18 @@ fn unauthorized(message: &str, challenge: &'static str) -> Response {
     response
 }
 
-pub async fn check(State(edge): State<EdgeAuth>, mut request: Request, next: Next) -> Response {
+pub async fn check(edge: &EdgeAuth, request: &mut Parts) -> Result<(), Response> {
     let edge = &edge.inner;
     // Only Token/Bearer credentials are ours to check; Basic (service clients) passes through.
-    let token = match tokens::from_authorization(request.headers()) {
+    let token = match tokens::from_authorization(&request.headers) {
         Ok(Some(token)) => Some(token.to_owned()),
         Ok(None) | Err(_) => None,
     };
     let Some(token) = token else {
-        if requires_token(request.method(), request.uri().path()) {
-            return unauthorized("is missing", "Bearer");
+        if requires_token(&request.method, request.uri.path()) {
+            return Err(unauthorized("is missing", "Bearer"));
         }
-        return next.run(request).await;
+        return Ok(());
     };
     let verified = match edge.verifier.verify(&token) {
         Err(TokenError::UnknownKey) if edge.keys.refresh_for_unknown_kid().await => {
@@ -97,20 +96,30 @@ pub async fn check(State(edge): State<EdgeAuth>, mut request: Request, next: Nex
         Ok(claims) => claims,
         Err(reason) => {
             tracing::info!(%reason, "token refused at the edge");
-            return unauthorized("is invalid", r#"Bearer error="invalid_token""#);
+            return Err(unauthorized(
+                "is invalid",
+                r#"Bearer error="invalid_token""#,
+            ));
         }
     };
     match edge.deny.is_revoked(&claims).await {
         Ok(false) => {}
-        Ok(true) => return unauthorized("is invalid", r#"Bearer error="invalid_token""#),
+        Ok(true) => {
+            return Err(unauthorized(
+                "is invalid",
+                r#"Bearer error="invalid_token""#,
+            ));
+        }
         Err(e) => {
             tracing::error!(error = %e, "revocation list unavailable at the edge");
-            return platform::problem::Problem::new(StatusCode::SERVICE_UNAVAILABLE, None)
-                .into_response();
+            return Err(
+                platform::problem::Problem::new(StatusCode::SERVICE_UNAVAILABLE, None)
+                    .into_response(),
+            );
         }
     }
-    request.extensions_mut().insert(Subject(claims.sub));
-    next.run(request).await
+    request.extensions.insert(Subject(claims.sub));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
 use platform::jwks::RemoteKeys;
 use platform::redis::Redis;
 use platform::revocation::DenyList;
@@ -192,30 +191,43 @@ pub fn router(state: State) -> Router {
                     }
                 })
             });
-    let inner = &state.inner;
-    let (edge, rate_limits, limits, waf) = (
-        inner.edge.clone(),
-        inner.rate_limits.clone(),
-        inner.limits.clone(),
-        inner.waf.clone(),
-    );
-    let cors_layer = inner.cors.clone();
-    let tls = inner.tls;
-    // Layers wrap outward: the last added runs first.
-    let app = Router::new()
-        .fallback(proxy::handle)
-        .with_state(state)
-        .layer(from_fn_with_state(
-            rate_limits.clone(),
-            rate_limit::by_subject,
-        ))
-        .layer(from_fn_with_state(edge, edge_auth::check))
-        .layer(from_fn_with_state(rate_limits, rate_limit::by_client))
-        .layer(from_fn_with_state(waf, waf::inspect))
-        .layer(from_fn_with_state(limits, limits::enforce));
-    let mut app = security_headers::apply(app, tls);
+    let cors_layer = state.inner.cors.clone();
+    let mut app = Router::new().fallback(handle).with_state(state);
     if let Some(cors) = cors_layer {
         app = app.layer(cors);
     }
     platform::stack::wrap(app, SERVICE, readiness)
+}
+
+/// Every request the gateway does not answer from its health endpoints:
+/// admitted (or refused) by the edge checks, then proxied or served from the
+/// static files; security headers on whatever goes back.
+async fn handle(
+    axum::extract::State(gateway): axum::extract::State<State>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let mut response = match admit(&gateway.inner, request).await {
+        Ok(request) => proxy::handle(&gateway, request).await,
+        Err(refusal) => refusal,
+    };
+    security_headers::add(response.headers_mut(), gateway.inner.tls);
+    response
+}
+
+/// The edge checks, in order; each is its own module. (One function rather
+/// than a stack of middleware layers: axum's `from_fn` clones the whole
+/// inner stack on every request, which nested five deep cost more than the
+/// checks themselves — docs/benchmarks.md.)
+async fn admit(
+    inner: &Inner,
+    request: axum::extract::Request,
+) -> Result<axum::extract::Request, axum::response::Response> {
+    let request = limits::enforce(&inner.limits, request)?;
+    let request = waf::inspect(&inner.waf, request).await?;
+    // The rest only read the head (and the token check notes the subject in it).
+    let (mut head, body) = request.into_parts();
+    rate_limit::by_client(&inner.rate_limits, &head).await?;
+    edge_auth::check(&inner.edge, &mut head).await?;
+    rate_limit::by_subject(&inner.rate_limits, &head).await?;
+    Ok(axum::extract::Request::from_parts(head, body))
 }

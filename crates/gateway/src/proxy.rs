@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
@@ -33,12 +33,12 @@ pub fn client() -> Client {
         .build(connector)
 }
 
-/// Fallback handler for every path the gateway does not answer itself.
-pub async fn handle(State(gateway): State<Gateway>, request: Request) -> Response {
+/// Where an admitted request goes: an upstream cluster or the static files.
+pub async fn handle(gateway: &Gateway, request: Request) -> Response {
     match routes::route(request.uri().path()) {
         Route::Upstream(upstream) => {
             let cluster = gateway.cluster(upstream).clone();
-            forward(&gateway, &cluster, request).await
+            forward(gateway, &cluster, request).await
         }
         Route::UnknownApi => {
             Problem::new(StatusCode::NOT_FOUND, Some("no such API route".to_owned()))

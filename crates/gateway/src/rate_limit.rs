@@ -9,13 +9,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fred::prelude::LuaInterface;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::header::{HeaderValue, RETRY_AFTER};
+use http::request::Parts;
 use http::{Method, StatusCode};
 use ipnet::IpNet;
 use platform::problem::Problem;
@@ -183,39 +182,33 @@ fn too_many(wait: Duration, limiter: &str) -> Response {
 }
 
 /// Before token checks: per client IP, and stricter on credential endpoints.
-pub async fn by_client(State(limits): State<RateLimits>, request: Request, next: Next) -> Response {
+pub async fn by_client(limits: &RateLimits, request: &Parts) -> Result<(), Response> {
     let Some(limits) = limits.inner.as_deref() else {
-        return next.run(request).await;
+        return Ok(());
     };
     let ip: Option<IpAddr> = platform::client_ip::resolve(
-        request.extensions(),
-        request.headers(),
+        &request.extensions,
+        &request.headers,
         &limits.trusted_proxies,
     );
     let key = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let credentials = is_credentials_route(&request.method, request.uri.path());
     if let Err(wait) = limits.per_ip.check(&key).await {
-        return too_many(wait, limits.per_ip.name);
+        return Err(too_many(wait, limits.per_ip.name));
     }
-    if is_credentials_route(request.method(), request.uri().path())
-        && let Err(wait) = limits.credentials.check(&key).await
-    {
-        return too_many(wait, limits.credentials.name);
+    if credentials && let Err(wait) = limits.credentials.check(&key).await {
+        return Err(too_many(wait, limits.credentials.name));
     }
-    next.run(request).await
+    Ok(())
 }
 
 /// After the token check: per authenticated subject.
-pub async fn by_subject(
-    State(limits): State<RateLimits>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let (Some(limits), Some(Subject(sub))) = (
-        limits.inner.as_deref(),
-        request.extensions().get::<Subject>(),
-    ) && let Err(wait) = limits.per_subject.check(sub).await
+pub async fn by_subject(limits: &RateLimits, request: &Parts) -> Result<(), Response> {
+    let subject = request.extensions.get::<Subject>().map(|s| s.0.clone());
+    if let (Some(limits), Some(sub)) = (limits.inner.as_deref(), subject)
+        && let Err(wait) = limits.per_subject.check(&sub).await
     {
-        return too_many(wait, limits.per_subject.name);
+        return Err(too_many(wait, limits.per_subject.name));
     }
-    next.run(request).await
+    Ok(())
 }

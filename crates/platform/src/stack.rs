@@ -27,13 +27,16 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Router {
     // Install the recorder before the first request records anything.
     http_metrics::handle();
-    let app = router
-        .layer(CatchPanicLayer::custom(|_| {
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, None).into_response()
-        }))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            http_metrics::record(service, req, next)
-        }))
+    // One composed layer: each `Router::layer` call would box the stack once more.
+    let stack = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(axum::middleware::map_request(
+            |mut req: Request| async move {
+                trace_context::attach(&mut req);
+                req
+            },
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(move |req: &Request| request_span(service, req))
@@ -44,14 +47,13 @@ pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Rout
                 })
                 .on_failure(()),
         )
-        .layer(axum::middleware::map_request(
-            |mut req: Request| async move {
-                trace_context::attach(&mut req);
-                req
-            },
-        ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+        .layer(axum::middleware::from_fn(move |req, next| {
+            http_metrics::record(service, req, next)
+        }))
+        .layer(CatchPanicLayer::custom(|_| {
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, None).into_response()
+        }));
+    let app = router.layer(stack);
     health::router(readiness).merge(app)
 }
 

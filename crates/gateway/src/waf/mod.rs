@@ -19,8 +19,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::request::Parts;
@@ -160,10 +159,10 @@ impl Waf {
     }
 }
 
-/// The tower middleware.
-pub async fn inspect(State(waf): State<Waf>, request: Request, next: Next) -> Response {
+/// Admits `request` or answers it (403, or 413/408/400 for a body it could not read).
+pub async fn inspect(waf: &Waf, request: Request) -> Result<Request, Response> {
     if !waf.inner.enabled {
-        return next.run(request).await;
+        return Ok(request);
     }
     let client = platform::client_ip::resolve(
         request.extensions(),
@@ -177,49 +176,48 @@ pub async fn inspect(State(waf): State<Waf>, request: Request, next: Next) -> Re
         .map(str::to_owned);
     let (parts, body) = request.into_parts();
     if waf.inspect_head(&parts, client).is_some() {
-        return forbidden(request_id.as_deref());
+        return Err(forbidden(request_id.as_deref()));
     }
     if waf.is_allowed(client) || http_body::Body::is_end_stream(&body) {
-        return next.run(Request::from_parts(parts, body)).await;
+        return Ok(Request::from_parts(parts, body));
     }
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     if content_type.is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/")) {
-        return next.run(Request::from_parts(parts, body)).await;
+        return Ok(Request::from_parts(parts, body));
     }
     let collect = http_body_util::Limited::new(body, waf.inner.body_limit).collect();
     let bytes: Bytes = match tokio::time::timeout(waf.inner.body_deadline, collect).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return Problem::new(
+            return Err(Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Some(format!("body larger than {} bytes", waf.inner.body_limit)),
             )
-            .into_response();
+            .into_response());
         }
         Ok(Err(e)) if !timed_out(&*e) => {
-            return Problem::new(
+            return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
                 Some("the request body could not be read".to_owned()),
             )
-            .into_response();
+            .into_response());
         }
         // Too slow overall, or a pause longer than the server's body timeout.
         Ok(Err(_)) | Err(_) => {
-            return Problem::new(
+            return Err(Problem::new(
                 StatusCode::REQUEST_TIMEOUT,
                 Some("the request body did not arrive in time".to_owned()),
             )
-            .into_response();
+            .into_response());
         }
     };
     if waf.inspect_body(content_type, &bytes).is_some() {
-        return forbidden(request_id.as_deref());
+        return Err(forbidden(request_id.as_deref()));
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// Whether `error` comes from the server's body read timeout.
