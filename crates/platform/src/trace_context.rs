@@ -99,7 +99,13 @@ fn nonzero<const N: usize>() -> [u8; N] {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; all-zero ids are invalid.
@@ -154,6 +160,17 @@ pub fn attach<B>(request: &mut http::Request<B>) {
 }
 
 /// Joins `span` to the request's trace and returns the trace id for the logs.
+/// The trace id when this process carries the W3C context itself (no
+/// OpenTelemetry export): known before the request span exists.
+pub fn local_trace_id(extensions: &Extensions) -> Option<String> {
+    if opentelemetry() {
+        return None;
+    }
+    extensions
+        .get::<TraceParent>()
+        .map(TraceParent::trace_id_hex)
+}
+
 pub fn join(span: &tracing::Span, headers: &HeaderMap, extensions: &Extensions) -> Option<String> {
     if opentelemetry() {
         let parent = opentelemetry::global::get_text_map_propagator(|p| {
