@@ -5,13 +5,15 @@
 //! `cloudsec up` (one process) stay distinguishable, exactly as they would be
 //! as separate pods.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
-use http::Method;
+use axum::extract::MatchedPath;
+use http::{Method, StatusCode};
+use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const REQUESTS_TOTAL: &str = "http_requests_total";
@@ -63,33 +65,131 @@ pub fn render() -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct RouteLabel(pub &'static str);
 
-/// Middleware: counts and times every request by service, method, route and status.
-pub async fn record(service: &'static str, request: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(request.method());
-    let matched = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    let route = matched
-        .or_else(|| {
-            response
-                .extensions()
-                .get::<RouteLabel>()
-                .map(|r| r.0.to_owned())
-        })
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let status = response.status().as_u16().to_string();
-    let labels = [
-        ("service", service.to_owned()),
-        ("method", method.to_owned()),
-        ("route", route),
-        ("status", status),
+/// Counts and times every request by service, method, route and status
+/// (a tower layer rather than `from_fn`, which would clone and box the inner
+/// service on every request).
+#[derive(Clone, Copy)]
+pub struct RecordLayer {
+    service: &'static str,
+}
+
+impl RecordLayer {
+    pub fn new(service: &'static str) -> Self {
+        Self { service }
+    }
+}
+
+impl<S> tower::Layer<S> for RecordLayer {
+    type Service = Record<S>;
+
+    fn layer(&self, inner: S) -> Record<S> {
+        Record {
+            inner,
+            service: self.service,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Record<S> {
+    inner: S,
+    service: &'static str,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for Record<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+{
+    type Response = http::Response<R>;
+    type Error = S::Error;
+    type Future = Recorded<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        Recorded {
+            service: self.service,
+            method: method_label(request.method()),
+            matched: request.extensions().get::<MatchedPath>().cloned(),
+            start: Instant::now(),
+            inner: self.inner.call(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner response future; records when it completes.
+    pub struct Recorded<F> {
+        #[pin]
+        inner: F,
+        service: &'static str,
+        method: &'static str,
+        matched: Option<MatchedPath>,
+        start: Instant,
+    }
+}
+
+impl<F, R, E> Future for Recorded<F>
+where
+    F: Future<Output = Result<http::Response<R>, E>>,
+{
+    type Output = Result<http::Response<R>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &result {
+            let route: SharedString = match (
+                this.matched.take(),
+                response.extensions().get::<RouteLabel>(),
+            ) {
+                (Some(path), _) => path.as_str().to_owned().into(),
+                (None, Some(label)) => SharedString::const_str(label.0),
+                (None, None) => SharedString::const_str("unmatched"),
+            };
+            let labels = [
+                ("service", SharedString::const_str(this.service)),
+                ("method", SharedString::const_str(this.method)),
+                ("route", route),
+                ("status", status_label(response.status())),
+            ];
+            metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
+            metrics::histogram!(REQUEST_DURATION, &labels)
+                .record(this.start.elapsed().as_secs_f64());
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// The status code as a label, without an allocation for the common ones.
+fn status_label(status: StatusCode) -> SharedString {
+    const COMMON: &[(u16, &str)] = &[
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (409, "409"),
+        (413, "413"),
+        (422, "422"),
+        (429, "429"),
+        (500, "500"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
     ];
-    metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
-    metrics::histogram!(REQUEST_DURATION, &labels).record(start.elapsed().as_secs_f64());
-    response
+    COMMON
+        .iter()
+        .find(|(code, _)| *code == status.as_u16())
+        .map_or_else(
+            || status.as_u16().to_string().into(),
+            |(_, label)| SharedString::const_str(label),
+        )
 }
 
 /// Methods outside the standard set collapse to one label value, so a client

@@ -52,9 +52,8 @@ pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Rout
                 })
                 .on_failure(()),
         )
-        .layer(axum::middleware::from_fn(move |req, next| {
-            http_metrics::record(service, req, next)
-        }))
+        .layer(http_metrics::RecordLayer::new(service))
+        .map_response(IntoResponse::into_response)
         .layer(CatchPanicLayer::custom(|_| {
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR, None).into_response()
         }));
