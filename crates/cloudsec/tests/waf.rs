@@ -83,6 +83,24 @@ fn header_value(payload: &str) -> String {
     }
 }
 
+/// `/metrics` shows matches of `rule` with `action`.
+async fn assert_counted(url: &str, rule: &str, action: &str) {
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("waf_rule_matches_total")
+                && l.contains(&format!("rule=\"{rule}\""))
+                && l.contains(&format!("action=\"{action}\""))),
+        "{metrics}"
+    );
+}
+
 fn corpus(text: &str) -> Vec<(String, String)> {
     text.lines()
         .map(|line| {
@@ -214,20 +232,7 @@ async fn the_corpus_through_the_gateway() {
     );
 
     // Every block is counted by rule and logged with the rule, never the payload.
-    let metrics = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("waf_rule_matches_total")
-                && l.contains("rule=\"xss-script-tag\"")
-                && l.contains("action=\"block\"")),
-        "{metrics}"
-    );
+    assert_counted(url, "xss-script-tag", "block").await;
     let logs = platform.stderr().join("\n");
     assert!(logs.contains("\"rule\":\"sqli-boolean-breakout\""));
     assert!(!logs.contains("onerror=alert"));
@@ -291,20 +296,7 @@ async fn count_mode_and_the_ip_deny_list() {
     .await;
     let answer = raw(&counting.url, &get("/api/articles?tag=%3Cscript%3E", &[])).await;
     assert_eq!(answer.status, 200, "{}", answer.head);
-    let metrics = reqwest::get(format!("{}/metrics", counting.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("waf_rule_matches_total")
-                && l.contains("rule=\"xss-script-tag\"")
-                && l.contains("action=\"count\"")),
-        "{metrics}"
-    );
+    assert_counted(&counting.url, "xss-script-tag", "count").await;
     // SQL injection is still blocked while XSS is only counted.
     let sqli = raw(
         &counting.url,
