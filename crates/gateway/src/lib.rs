@@ -226,8 +226,20 @@ async fn admit(
     let request = waf::inspect(&inner.waf, request).await?;
     // The rest only read the head (and the token check notes the subject in it).
     let (mut head, body) = request.into_parts();
-    rate_limit::by_client(&inner.rate_limits, &head).await?;
-    edge_auth::check(&inner.edge, &mut head).await?;
-    rate_limit::by_subject(&inner.rate_limits, &head).await?;
-    Ok(axum::extract::Request::from_parts(head, body))
+    match admit_head(inner, &mut head).await {
+        Ok(()) => Ok(axum::extract::Request::from_parts(head, body)),
+        Err(refusal) => {
+            limits::linger(body);
+            Err(refusal)
+        }
+    }
+}
+
+async fn admit_head(
+    inner: &Inner,
+    head: &mut http::request::Parts,
+) -> Result<(), axum::response::Response> {
+    rate_limit::by_client(&inner.rate_limits, head).await?;
+    edge_auth::check(&inner.edge, head).await?;
+    rate_limit::by_subject(&inner.rate_limits, head).await
 }

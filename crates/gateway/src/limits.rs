@@ -1,12 +1,18 @@
 //! Protocol limits checked before anything else reads the request: URI
 //! length (414), total header size (431), declared body size (413), and a
-//! body that turns out larger than declared or allowed is cut off.
+//! body that turns out larger than declared or allowed is cut off. A request
+//! refused before its body was read has that body drained in the background
+//! ([`linger`]), so the refusal reaches the client.
+
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use http::HeaderValue;
 use http::StatusCode;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONNECTION, CONTENT_LENGTH};
+use http_body_util::BodyExt;
 use platform::problem::Problem;
 
 use crate::config::Limits;
@@ -44,7 +50,14 @@ pub fn enforce(limits: &Limits, request: Request) -> Result<Request, Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.body_bytes as u64) {
-        return Err(too_large(limits.body_bytes));
+        linger(request.into_body());
+        let mut refusal = too_large(limits.body_bytes);
+        // The client should not send its next request on this connection
+        // while the rest of this body is still arriving.
+        refusal
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Err(refusal);
     }
     // A body without a declared length is counted as it streams. An empty
     // body stays as it is: wrapped, its length would be unknown and the
@@ -63,4 +76,25 @@ fn too_large(limit: usize) -> Response {
         Some(format!("body larger than {limit} bytes")),
     )
     .into_response()
+}
+
+/// How long a refused request's unread body is still read and thrown away.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Reads and discards a refused request's body for up to [`LINGER`] while
+/// the refusal is sent. Dropping it instead makes the server close a socket
+/// with unread data in it; the kernel then answers with a reset, and a
+/// client still sending its body sees "connection reset" instead of the
+/// 413 or 429 (nginx's `lingering_close` exists for the same reason).
+pub fn linger(body: Body) {
+    if http_body::Body::is_end_stream(&body) {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut body = body;
+        let _ = tokio::time::timeout(LINGER, async {
+            while let Some(Ok(_)) = body.frame().await {}
+        })
+        .await;
+    });
 }

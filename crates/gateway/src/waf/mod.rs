@@ -176,6 +176,7 @@ pub async fn inspect(waf: &Waf, request: Request) -> Result<Request, Response> {
         .map(str::to_owned);
     let (parts, body) = request.into_parts();
     if waf.inspect_head(&parts, client).is_some() {
+        crate::limits::linger(body);
         return Err(forbidden(request_id.as_deref()));
     }
     if waf.is_allowed(client) || http_body::Body::is_end_stream(&body) {
