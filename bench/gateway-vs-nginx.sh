@@ -23,7 +23,7 @@ build
 cd "$ROOT"
 SECS="${1:-10}"
 ROUNDS="${2:-3}"
-CONNS=64
+CONNS="${BENCH_CONNS:-64}"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

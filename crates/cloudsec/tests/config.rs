@@ -124,6 +124,16 @@ fn out_of_range_value_and_unknown_toml_key_are_named() {
     ]));
     assert_eq!(code, Some(2));
     assert!(stderr.contains("gateway.prot"), "{stderr}");
+
+    std::fs::write(&file, "[gateway]\nworker_threads = 5000\n").unwrap();
+    let (code, _, stderr) = run(command(&[
+        "config",
+        "check",
+        "--config",
+        file.to_str().unwrap(),
+    ]));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("gateway.worker_threads"), "{stderr}");
 }
 
 #[test]

@@ -17,6 +17,9 @@ pub struct Config {
     pub bind: IpAddr,
     /// Port to listen on (`--port`); 0 picks a free one.
     pub port: u16,
+    /// Threads serving the gateway's connections, each with its own event
+    /// loop; 0: one per CPU.
+    pub worker_threads: usize,
     pub upstreams: Upstreams,
     /// Frontend static export to serve for every non-API path (SPA fallback to `index.html`).
     pub static_dir: Option<PathBuf>,
@@ -192,6 +195,7 @@ impl Default for Config {
         Self {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 8080,
+            worker_threads: 0,
             upstreams: Upstreams::default(),
             static_dir: None,
             health_check_interval_ms: 2000,
@@ -311,6 +315,12 @@ impl Validate for Config {
             errors.push(ConfigError::new(
                 "gateway.health_check_interval_ms",
                 "must be between 100 and 60000",
+            ));
+        }
+        if self.worker_threads > 1024 {
+            errors.push(ConfigError::new(
+                "gateway.worker_threads",
+                "must be between 0 (one per CPU) and 1024",
             ));
         }
         if !(1..=600).contains(&self.upstream_timeout_secs) {

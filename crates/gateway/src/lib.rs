@@ -52,7 +52,6 @@ struct Inner {
     waf: waf::Waf,
     auth: Arc<Cluster>,
     business: Arc<Cluster>,
-    client: proxy::Client,
     timeouts: routes::Timeouts,
     tls: bool,
     static_dir: Option<std::path::PathBuf>,
@@ -96,12 +95,11 @@ impl State {
             "business",
             config.upstreams.business_or_default(),
         ));
-        let client = proxy::client();
         let interval = Duration::from_millis(config.health_check_interval_ms);
         for cluster in [&auth, &business] {
             upstream::spawn_health_checks(
                 cluster.clone(),
-                client.clone(),
+                proxy::client(),
                 interval,
                 shutdown.clone(),
             );
@@ -115,7 +113,6 @@ impl State {
                 limits: config.limits.clone(),
                 auth,
                 business,
-                client,
                 timeouts: routes::Timeouts::new(
                     Duration::from_secs(config.upstream_timeout_secs),
                     &config.route_timeouts,
@@ -170,6 +167,10 @@ pub fn serve_options(
         tls,
         header_read_timeout: Duration::from_millis(config.limits.header_read_timeout_ms),
         body_read_timeout: Duration::from_millis(config.limits.body_read_timeout_ms),
+        threads: match config.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        },
     }
 }
 

@@ -33,6 +33,13 @@ pub fn client() -> Client {
         .build(connector)
 }
 
+thread_local! {
+    /// Each event-loop thread forwards over its own pool: a pooled
+    /// connection is driven by the loop that opened it, so a shared pool
+    /// would bounce every exchange between threads.
+    static LOCAL: Client = client();
+}
+
 /// Where an admitted request goes: an upstream cluster or the static files.
 pub async fn handle(gateway: &Gateway, request: Request) -> Response {
     match routes::route(request.uri().path()) {
@@ -101,7 +108,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
         };
         *attempt.uri_mut() = uri;
         let in_flight = endpoint.start();
-        let exchange = gateway.inner.client.request(attempt);
+        let exchange = LOCAL.with(|client| client.request(attempt));
         let outcome = tokio::time::timeout(timeout, exchange).await;
         drop(in_flight);
         let failure = match outcome {

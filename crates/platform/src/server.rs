@@ -12,7 +12,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -28,6 +28,10 @@ pub struct ServeOptions {
     /// Longest pause between two pieces of a request body; the request
     /// then fails with 408.
     pub body_read_timeout: Duration,
+    /// Threads that serve the accepted connections, each running its own
+    /// single-threaded event loop, connections handed out in turn. 0: the
+    /// connections are served on the caller's runtime.
+    pub threads: usize,
 }
 
 impl Default for ServeOptions {
@@ -36,6 +40,7 @@ impl Default for ServeOptions {
             tls: None,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            threads: 0,
         }
     }
 }
@@ -63,6 +68,7 @@ pub async fn serve(
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .max_concurrent_streams(256);
     let acceptor = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let mut loops = EventLoops::start(options.threads)?;
     let graceful = GracefulShutdown::new();
     loop {
         let (tcp, peer) = tokio::select! {
@@ -83,32 +89,102 @@ pub async fn serve(
             app: app.clone(),
             peer,
             body_read_timeout: options.body_read_timeout,
+            handshake_timeout: options.header_read_timeout,
+            tls: acceptor.clone(),
             watcher: graceful.watcher(),
         };
-        match &acceptor {
+        match loops.next() {
             None => {
-                tokio::spawn(connection.run(TokioIo::new(tcp)));
+                tokio::spawn(connection.accept(tcp));
             }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let handshake_timeout = options.header_read_timeout;
-                tokio::spawn(async move {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => connection.run(TokioIo::new(tls)).await,
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
+            // The socket moves to the other loop's reactor.
+            Some(event_loop) => match tcp.into_std() {
+                Ok(tcp) => {
+                    event_loop.spawn(async move {
+                        match TcpStream::from_std(tcp) {
+                            Ok(tcp) => connection.accept(tcp).await,
+                            Err(e) => {
+                                tracing::warn!(%peer, error = %e, "connection not registered")
+                            }
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(%peer, error = %e, "connection not handed over"),
+            },
         }
     }
     drop(listener);
     tokio::select! {
-        () = graceful.shutdown() => Ok(()),
+        () = graceful.shutdown() => {}
         () = tokio::time::sleep(grace) => {
             tracing::warn!(%addr, grace_secs = grace.as_secs(), "shutdown grace period over; dropping remaining connections");
-            Ok(())
         }
+    }
+    loops.stop().await;
+    Ok(())
+}
+
+/// Single-threaded event loops on their own threads. One multi-threaded
+/// runtime serving a proxy's connections kept about one core busy, whatever
+/// its worker count: the worker that polls for I/O runs the ready
+/// connections itself. Each loop here has its own reactor and its share of
+/// the connections (docs/benchmarks.md).
+struct EventLoops {
+    handles: Vec<tokio::runtime::Handle>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    stop: CancellationToken,
+    next: usize,
+}
+
+impl EventLoops {
+    fn start(count: usize) -> std::io::Result<Self> {
+        let stop = CancellationToken::new();
+        let mut loops = Self {
+            handles: Vec::with_capacity(count),
+            threads: Vec::with_capacity(count),
+            stop: stop.clone(),
+            next: 0,
+        };
+        for i in 0..count {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            loops.handles.push(runtime.handle().clone());
+            let stop = stop.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("http-loop-{i}"))
+                .spawn(move || runtime.block_on(stop.cancelled()));
+            match thread {
+                Ok(thread) => loops.threads.push(thread),
+                Err(e) => {
+                    loops.stop.cancel();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(loops)
+    }
+
+    /// The loop for the next connection, in turn; none when connections
+    /// are served on the caller's runtime.
+    fn next(&mut self) -> Option<&tokio::runtime::Handle> {
+        if self.handles.is_empty() {
+            return None;
+        }
+        self.next = (self.next + 1) % self.handles.len();
+        self.handles.get(self.next)
+    }
+
+    /// Stops the loops; connections still open on them are dropped.
+    async fn stop(self) {
+        self.stop.cancel();
+        let threads = self.threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
     }
 }
 
@@ -118,10 +194,27 @@ struct Connection {
     app: Router,
     peer: SocketAddr,
     body_read_timeout: Duration,
+    handshake_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     watcher: Watcher,
 }
 
 impl Connection {
+    /// Serves the connection, after the TLS handshake when TLS is on.
+    async fn accept(self, tcp: TcpStream) {
+        let peer = self.peer;
+        match self.tls.clone() {
+            None => self.run(TokioIo::new(tcp)).await,
+            Some(acceptor) => {
+                match tokio::time::timeout(self.handshake_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => self.run(TokioIo::new(tls)).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            }
+        }
+    }
+
     async fn run<I>(self, io: TokioIo<I>)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
