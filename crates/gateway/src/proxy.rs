@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, StatusCode, Uri, Version};
+use http::uri::PathAndQuery;
+use http::{Method, StatusCode, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform::http_metrics::RouteLabel;
@@ -80,11 +81,11 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
     let path_and_query = request
         .uri()
         .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
     let (parts, body) = request.into_parts();
     // A bodiless idempotent request can go to a second endpoint when the first fails.
-    let replay = retryable(&parts.method).then(|| parts.clone());
+    let replay = (retryable(&parts.method) && cluster.endpoint_count() > 1).then(|| parts.clone());
     let mut first = Some(Request::from_parts(parts, body));
     let mut tried: Vec<usize> = Vec::with_capacity(2);
     // The failure of the first attempt stands when there is no other endpoint to retry on.
@@ -98,7 +99,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
             };
         };
         tried.push(index);
-        let Ok(uri) = format!("{}{}", endpoint.base(), path_and_query).parse::<Uri>() else {
+        let Ok(uri) = endpoint.uri(&path_and_query) else {
             return labelled(Problem::new(StatusCode::BAD_REQUEST, None), label);
         };
         let mut attempt = match (first.take(), &replay) {

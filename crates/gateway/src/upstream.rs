@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
+use http::Uri;
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, StatusCode};
 use platform::breaker::CircuitBreaker;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +23,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct Endpoint {
     /// `http://host:port` without trailing slash, ready to prepend to a path.
     base: String,
+    /// Scheme and authority of `base` when it has no path of its own, so a
+    /// request's URI is put together without parsing it again.
+    origin: Option<(Scheme, Authority)>,
     /// Last active probe (or a refused connection since).
     healthy: AtomicBool,
     /// Consecutive request failures open it: the endpoint is skipped until a
@@ -42,6 +47,18 @@ impl Drop for InFlight<'_> {
 impl Endpoint {
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The URI for `path_and_query` at this endpoint.
+    pub fn uri(&self, path_and_query: &PathAndQuery) -> Result<Uri, http::Error> {
+        match &self.origin {
+            Some((scheme, authority)) => Uri::builder()
+                .scheme(scheme.clone())
+                .authority(authority.clone())
+                .path_and_query(path_and_query.clone())
+                .build(),
+            None => Ok(format!("{}{path_and_query}", self.base).parse::<Uri>()?),
+        }
     }
 
     pub fn mark_down(&self) {
@@ -106,12 +123,22 @@ impl RetryBudget {
     }
 }
 
+fn origin(url: &Url) -> Option<(Scheme, Authority)> {
+    if url.path() != "/" || url.query().is_some() {
+        return None;
+    }
+    let uri: Uri = url.as_str().parse().ok()?;
+    let parts = uri.into_parts();
+    Some((parts.scheme?, parts.authority?))
+}
+
 impl Cluster {
     /// Endpoints start healthy so traffic flows before the first probe lands.
     pub fn new(name: &'static str, urls: Vec<Url>) -> Self {
         let endpoints = urls
             .into_iter()
             .map(|u| Endpoint {
+                origin: origin(&u),
                 base: u.as_str().trim_end_matches('/').to_owned(),
                 healthy: AtomicBool::new(true),
                 breaker: CircuitBreaker::new("upstream-endpoint", 5, Duration::from_secs(2)),
@@ -127,6 +154,10 @@ impl Cluster {
 
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    pub fn endpoint_count(&self) -> usize {
+        self.endpoints.len()
     }
 
     pub fn has_healthy_endpoint(&self) -> bool {
@@ -149,16 +180,20 @@ impl Cluster {
     /// the one with fewer requests in flight. Close to least-request
     /// balancing, without a shared ordering of all endpoints on the hot path.
     pub fn pick_excluding(&self, tried: &[usize]) -> Option<(usize, &Endpoint)> {
-        let candidates: Vec<usize> = (0..self.endpoints.len())
-            .filter(|i| !tried.contains(i) && self.endpoints[*i].healthy.load(Ordering::Relaxed))
-            .collect();
-        let (first, second) = match candidates.len() {
+        // Walked rather than collected: no allocation per request.
+        let candidates = || {
+            (0..self.endpoints.len()).filter(|i| {
+                !tried.contains(i) && self.endpoints[*i].healthy.load(Ordering::Relaxed)
+            })
+        };
+        let nth = |n: usize| candidates().nth(n);
+        let (first, second) = match candidates().count() {
             0 => return None,
-            1 => (candidates[0], None),
+            1 => (nth(0)?, None),
             n => {
                 let a = rand::random_range(0..n);
                 let b = (a + rand::random_range(1..n)) % n;
-                (candidates[a], Some(candidates[b]))
+                (nth(a)?, nth(b))
             }
         };
         let load = |i: usize| self.endpoints[i].in_flight.load(Ordering::Relaxed);
@@ -175,9 +210,8 @@ impl Cluster {
             .map(|i| (i, &self.endpoints[i]))
             .find(|(_, e)| e.breaker.allow())
             .or_else(|| {
-                candidates
-                    .iter()
-                    .map(|i| (*i, &self.endpoints[*i]))
+                candidates()
+                    .map(|i| (i, &self.endpoints[i]))
                     .find(|(i, e)| {
                         Some(*i) != Some(first) && Some(*i) != second && e.breaker.allow()
                     })
@@ -228,6 +262,21 @@ mod tests {
 
     fn cluster(n: u16) -> Cluster {
         Cluster::new("t", (1..=n).map(crate::loopback_url).collect())
+    }
+
+    #[test]
+    fn request_uris_keep_an_endpoint_path_prefix() {
+        let pq = PathAndQuery::from_static("/api/tags?limit=5");
+        let plain = Cluster::new("t", vec![Url::parse("http://127.0.0.1:9001").unwrap()]);
+        assert_eq!(
+            plain.endpoints[0].uri(&pq).unwrap(),
+            "http://127.0.0.1:9001/api/tags?limit=5"
+        );
+        let prefixed = Cluster::new("t", vec![Url::parse("http://10.0.0.7:80/edge/").unwrap()]);
+        assert_eq!(
+            prefixed.endpoints[0].uri(&pq).unwrap(),
+            "http://10.0.0.7/edge/api/tags?limit=5"
+        );
     }
 
     #[test]

@@ -31,12 +31,10 @@ pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Rout
     let stack = tower::ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(axum::middleware::map_request(
-            |mut req: Request| async move {
-                trace_context::attach(&mut req);
-                req
-            },
-        ))
+        .map_request(|mut req: Request| {
+            trace_context::attach(&mut req);
+            req
+        })
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(move |req: &Request| request_span(service, req))
