@@ -16,6 +16,9 @@
 # env:   GATEWAY_ENV="CLOUDSEC_…=… …" extra gateway settings, for ablations
 #        (e.g. CLOUDSEC_GATEWAY__WAF__ENABLED=false, CLOUDSEC_TELEMETRY__LOG_LEVEL=warn)
 #        BENCH_PATH=/api/tags   another path;  BENCH_TOKEN=0  send no token
+#        BENCH_CONNS=64         wrk connections
+#        BENCH_FLOOR=1          also run `hyper_floor` (crates/gateway/examples):
+#                               hyper alone, no features, the floor under the gateway
 source "$(dirname "$0")/lib.sh"
 need_tools
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
@@ -86,8 +89,10 @@ start_gateway() {
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$GW_PORT/readyz" >/dev/null && break; sleep 0.05; done
 }
 stop_gateway() { kill -TERM "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; }
+FLOOR_PID=""
 cleanup() {
   stop_gateway
+  [ -n "$FLOOR_PID" ] && kill -TERM "$FLOOR_PID" 2>/dev/null || true
   [ -f "$NGX/nginx.pid" ] && kill -QUIT "$(cat "$NGX/nginx.pid")" 2>/dev/null || true
   sleep 0.2
   rm -rf "$NGX" "$GW_LOG"
@@ -95,6 +100,13 @@ cleanup() {
 }
 trap cleanup EXIT
 start_gateway
+if [ "${BENCH_FLOOR:-0}" = 1 ]; then
+  (cd "$ROOT" && cargo build --release --locked --quiet -p cloudsec-gateway --example hyper_floor)
+  FLOOR_PORT="$(free_port)"
+  "$CARGO_TARGET_DIR/release/examples/hyper_floor" "127.0.0.1:$FLOOR_PORT" "http://127.0.0.1:$UP_PORT" &
+  FLOOR_PID=$!
+  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$FLOOR_PORT/" && break; sleep 0.05; done
+fi
 
 PATH_Q="${BENCH_PATH:-/api/articles/feed}"
 # Both must answer the request correctly before anything is timed.
@@ -118,6 +130,7 @@ RESULTS="$(mktemp)"
 for round in $(seq 1 "$ROUNDS"); do
   run nginx "$NGX_PORT" | tee -a "$RESULTS"
   run gateway "$GW_PORT" | tee -a "$RESULTS"
+  [ -n "$FLOOR_PID" ] && run floor "$FLOOR_PORT" | tee -a "$RESULTS"
 done
 
 python3 - "$RESULTS" <<'PY'
@@ -126,17 +139,20 @@ def ms(v):
     m = re.match(r"([\d.]+)(us|ms|s)", v)
     n, unit = float(m.group(1)), m.group(2)
     return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
-runs = {"nginx": [], "gateway": []}
+runs = {"nginx": [], "gateway": [], "floor": []}
 for line in open(sys.argv[1]):
     name, *fields = line.split()
     kv = dict(f.split("=") for f in fields)
     if kv["non2xx"] != "0":
         sys.exit(f"{name}: {kv['non2xx']} non-2xx answers")
     runs[name].append((float(kv["rps"]), ms(kv["p99"])))
-med = {k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v)) for k, v in runs.items()}
+med = {k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v)) for k, v in runs.items() if v}
 (n_rps, n_p99), (g_rps, g_p99) = med["nginx"], med["gateway"]
 print(f"median  nginx   {n_rps:,.0f} rps  p99 {n_p99:.2f} ms")
 print(f"median  gateway {g_rps:,.0f} rps  p99 {g_p99:.2f} ms")
 print(f"gateway / nginx throughput: {g_rps / n_rps:.2f}x (goal >= 0.90x); added p99: {g_p99 - n_p99:+.2f} ms")
+if "floor" in med:
+    f_rps, f_p99 = med["floor"]
+    print(f"median  floor   {f_rps:,.0f} rps  p99 {f_p99:.2f} ms  (hyper alone: {f_rps / n_rps:.2f}x nginx; gateway = {g_rps / f_rps:.2f}x floor)")
 PY
 rm -f "$RESULTS"
