@@ -53,7 +53,12 @@ impl Telemetry {
 
         let filter = EnvFilter::try_new(&config.log_level)?;
         // Lossy only under extreme backpressure (the queue holds 128k lines); never blocks a request.
-        let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+        // The writer thread flushes whenever the queue runs empty: one line per
+        // write when idle, many per write under load instead of a system call each.
+        let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
         let registry = tracing_subscriber::registry().with(filter).with(otel);
         match config.log_format {
             LogFormat::Json => registry
