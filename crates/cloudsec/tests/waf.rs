@@ -231,6 +231,26 @@ async fn the_corpus_through_the_gateway() {
         refused.join("\n")
     );
 
+    // Large bodies are inspected off the event loop, with the same verdicts.
+    // Under the 65,536-character article limit, over the 64 KiB threshold in bytes.
+    let long_prose = "It's \"quoted\" <b>日本語</b> prose: SELECT, rm, 東京の夏。 ".repeat(1_200);
+    assert!(long_prose.chars().count() < 65_536 && long_prose.len() > 70_000);
+    let body = raw(
+        url,
+        &post_json("/api/articles", &token, &article(20_000, &long_prose)),
+    )
+    .await;
+    assert_eq!(body.status, 201, "{}", body.body);
+    let created: Value = serde_json::from_str(&body.body).unwrap();
+    assert_eq!(created["article"]["body"], long_prose.as_str());
+    let attack = format!("{long_prose}<script>alert(1)</script>");
+    let blocked = raw(
+        url,
+        &post_json("/api/articles", &token, &article(20_001, &attack)),
+    )
+    .await;
+    assert!(blocked.waf_blocked(), "{}", blocked.status);
+
     // Every block is counted by rule and logged with the rule, never the payload.
     assert_counted(url, "xss-script-tag", "block").await;
     let logs = platform.stderr().join("\n");
