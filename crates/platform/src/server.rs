@@ -154,13 +154,8 @@ impl EventLoops {
             let thread = std::thread::Builder::new()
                 .name(format!("http-loop-{i}"))
                 .spawn(move || runtime.block_on(stop.cancelled()));
-            match thread {
-                Ok(thread) => loops.threads.push(thread),
-                Err(e) => {
-                    loops.stop.cancel();
-                    return Err(e);
-                }
-            }
+            // On an early return the loops already started stop on drop.
+            loops.threads.push(thread?);
         }
         Ok(loops)
     }
@@ -176,15 +171,21 @@ impl EventLoops {
     }
 
     /// Stops the loops; connections still open on them are dropped.
-    async fn stop(self) {
+    async fn stop(mut self) {
         self.stop.cancel();
-        let threads = self.threads;
+        let threads = std::mem::take(&mut self.threads);
         let _ = tokio::task::spawn_blocking(move || {
             for thread in threads {
                 let _ = thread.join();
             }
         })
         .await;
+    }
+}
+
+impl Drop for EventLoops {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 
