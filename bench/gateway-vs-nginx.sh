@@ -19,6 +19,9 @@
 #        BENCH_CONNS=64         wrk connections
 #        BENCH_FLOOR=1          also run `hyper_floor` (crates/gateway/examples):
 #                               hyper alone, no features, the floor under the gateway
+#        BENCH_BASELINE=FILE    also run the gateway from another `cloudsec` binary
+#                               (e.g. a copy built from an earlier commit), same
+#                               settings, in the same rounds: A/B of a change
 source "$(dirname "$0")/lib.sh"
 need_tools
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
@@ -77,21 +80,20 @@ http {
 CONF
 nginx -p "$NGX" -c "$NGX/nginx.conf"
 
-GW_PORT="$(free_port)"
 GW_LOG="$(mktemp)"
-start_gateway() {
+GW_PIDS=()
+start_gateway() { # start_gateway BINARY PORT
   # shellcheck disable=SC2086 # GATEWAY_ENV is a list of assignments
   env "${BENCH_ENV[@]}" ${GATEWAY_ENV:-} \
     CLOUDSEC_GATEWAY__UPSTREAMS__AUTH="$URL" \
     CLOUDSEC_GATEWAY__UPSTREAMS__BUSINESS="http://127.0.0.1:$UP_PORT" \
-    "$BIN" serve gateway --port "$GW_PORT" --data-dir "$DATA/gw" >/dev/null 2>"$GW_LOG" &
-  GW_PID=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$GW_PORT/readyz" >/dev/null && break; sleep 0.05; done
+    "$1" serve gateway --port "$2" --data-dir "$DATA/gw-$2" >/dev/null 2>>"$GW_LOG" &
+  GW_PIDS+=($!)
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/readyz" >/dev/null && break; sleep 0.05; done
 }
-stop_gateway() { kill -TERM "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; }
 FLOOR_PID=""
 cleanup() {
-  stop_gateway
+  for pid in "${GW_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   [ -n "$FLOOR_PID" ] && kill -TERM "$FLOOR_PID" 2>/dev/null || true
   [ -f "$NGX/nginx.pid" ] && kill -QUIT "$(cat "$NGX/nginx.pid")" 2>/dev/null || true
   sleep 0.2
@@ -99,7 +101,13 @@ cleanup() {
   stop_platform
 }
 trap cleanup EXIT
-start_gateway
+GW_PORT="$(free_port)"
+start_gateway "$BIN" "$GW_PORT"
+BASE_PORT=""
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  BASE_PORT="$(free_port)"
+  start_gateway "$BENCH_BASELINE" "$BASE_PORT"
+fi
 if [ "${BENCH_FLOOR:-0}" = 1 ]; then
   (cd "$ROOT" && cargo build --release --locked --quiet -p cloudsec-gateway --example hyper_floor)
   FLOOR_PORT="$(free_port)"
@@ -110,7 +118,7 @@ fi
 
 PATH_Q="${BENCH_PATH:-/api/articles/feed}"
 # Both must answer the request correctly before anything is timed.
-for port in "$NGX_PORT" "$GW_PORT"; do
+for port in "$NGX_PORT" "$GW_PORT" $BASE_PORT; do
   code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $TOKEN" "http://127.0.0.1:$port$PATH_Q")"
   [ "$code" = 200 ] || { echo "port $port answered $code" >&2; cat "$GW_LOG" >&2; exit 1; }
 done
@@ -130,6 +138,7 @@ RESULTS="$(mktemp)"
 for round in $(seq 1 "$ROUNDS"); do
   run nginx "$NGX_PORT" | tee -a "$RESULTS"
   run gateway "$GW_PORT" | tee -a "$RESULTS"
+  [ -n "$BASE_PORT" ] && run baseline "$BASE_PORT" | tee -a "$RESULTS"
   [ -n "$FLOOR_PID" ] && run floor "$FLOOR_PORT" | tee -a "$RESULTS"
 done
 
@@ -139,7 +148,7 @@ def ms(v):
     m = re.match(r"([\d.]+)(us|ms|s)", v)
     n, unit = float(m.group(1)), m.group(2)
     return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
-runs = {"nginx": [], "gateway": [], "floor": []}
+runs = {"nginx": [], "gateway": [], "baseline": [], "floor": []}
 for line in open(sys.argv[1]):
     name, *fields = line.split()
     kv = dict(f.split("=") for f in fields)
@@ -151,6 +160,9 @@ med = {k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v
 print(f"median  nginx   {n_rps:,.0f} rps  p99 {n_p99:.2f} ms")
 print(f"median  gateway {g_rps:,.0f} rps  p99 {g_p99:.2f} ms")
 print(f"gateway / nginx throughput: {g_rps / n_rps:.2f}x (goal >= 0.90x); added p99: {g_p99 - n_p99:+.2f} ms")
+if "baseline" in med:
+    b_rps, b_p99 = med["baseline"]
+    print(f"median  baseline {b_rps:,.0f} rps  p99 {b_p99:.2f} ms  ({b_rps / n_rps:.2f}x nginx; this build = {g_rps / b_rps:.2f}x baseline)")
 if "floor" in med:
     f_rps, f_p99 = med["floor"]
     print(f"median  floor   {f_rps:,.0f} rps  p99 {f_p99:.2f} ms  (hyper alone: {f_rps / n_rps:.2f}x nginx; gateway = {g_rps / f_rps:.2f}x floor)")

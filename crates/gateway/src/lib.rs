@@ -5,13 +5,14 @@
 //! Each concern is its own module, composed in [`router`] in request order:
 //! `limits` (414/431/413), `waf` (web application firewall), `rate_limit` (GCRA per IP, per credential
 //! endpoint, per user), `edge_auth` (token check), `routes` (which cluster
-//! serves a path), `upstream` (endpoints, balancing, health), `proxy` (the
-//! forwarding hop), `static_files` (the SPA), `security_headers` (on every
+//! serves a path), `upstream` (endpoints, balancing, health), `pool` (keep-alive
+//! upstream connections per event loop), `proxy` (the forwarding hop), `static_files` (the SPA), `security_headers` (on every
 //! response).
 
 pub mod config;
 mod edge_auth;
 mod limits;
+mod pool;
 mod proxy;
 mod rate_limit;
 mod routes;
@@ -90,19 +91,14 @@ impl State {
             redis,
             &shutdown,
         );
-        let auth = Arc::new(Cluster::new("auth", auth_urls));
+        let auth = Arc::new(Cluster::new("auth", auth_urls)?);
         let business = Arc::new(Cluster::new(
             "business",
             config.upstreams.business_or_default(),
-        ));
+        )?);
         let interval = Duration::from_millis(config.health_check_interval_ms);
         for cluster in [&auth, &business] {
-            upstream::spawn_health_checks(
-                cluster.clone(),
-                proxy::client(),
-                interval,
-                shutdown.clone(),
-            );
+            upstream::spawn_health_checks(cluster.clone(), interval, shutdown.clone());
         }
         Ok(Self {
             inner: Arc::new(Inner {

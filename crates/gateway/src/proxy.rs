@@ -3,43 +3,20 @@
 //! trace context in), and stream the answer back.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
-use http::{Method, StatusCode, Version};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::{Method, StatusCode, Uri, Version};
 use platform::http_metrics::RouteLabel;
 use platform::problem::Problem;
 use platform::trace_context;
 
 use crate::routes::{self, Route};
 use crate::upstream::Cluster;
-use crate::{State as Gateway, static_files};
-
-pub type Client = hyper_util::client::legacy::Client<HttpConnector, Body>;
-
-/// One pooled HTTP/1.1 client shared by all upstreams.
-pub fn client() -> Client {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(2)));
-    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(256)
-        .build(connector)
-}
-
-thread_local! {
-    /// Each event-loop thread forwards over its own pool: a pooled
-    /// connection is driven by the loop that opened it, so a shared pool
-    /// would bounce every exchange between threads.
-    static LOCAL: Client = client();
-}
+use crate::{State as Gateway, pool, static_files};
 
 /// Where an admitted request goes: an upstream cluster or the static files.
 pub async fn handle(gateway: &Gateway, request: Request) -> Response {
@@ -99,17 +76,14 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
             };
         };
         tried.push(index);
-        let Ok(uri) = endpoint.uri(&path_and_query) else {
-            return labelled(Problem::new(StatusCode::BAD_REQUEST, None), label);
-        };
         let mut attempt = match (first.take(), &replay) {
             (Some(request), _) => request,
             (None, Some(head)) => Request::from_parts(head.clone(), Body::empty()),
             (None, None) => return unavailable(cluster, label),
         };
-        *attempt.uri_mut() = uri;
+        *attempt.uri_mut() = Uri::from(path_and_query.clone());
         let in_flight = endpoint.start();
-        let exchange = LOCAL.with(|client| client.request(attempt));
+        let exchange = pool::send(endpoint.authority(), attempt);
         let outcome = tokio::time::timeout(timeout, exchange).await;
         drop(in_flight);
         let failure = match outcome {

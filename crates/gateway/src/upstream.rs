@@ -9,23 +9,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use http::Uri;
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::Authority;
 use http::{Request, StatusCode};
 use platform::breaker::CircuitBreaker;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::proxy::Client;
+use crate::pool;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct Endpoint {
-    /// `http://host:port` without trailing slash, ready to prepend to a path.
+    /// `http://host:port`, for logs.
     base: String,
-    /// Scheme and authority of `base` when it has no path of its own, so a
-    /// request's URI is put together without parsing it again.
-    origin: Option<(Scheme, Authority)>,
+    /// `host:port`, where requests go (configured endpoints have no path).
+    authority: Authority,
     /// Last active probe (or a refused connection since).
     healthy: AtomicBool,
     /// Consecutive request failures open it: the endpoint is skipped until a
@@ -49,16 +47,8 @@ impl Endpoint {
         &self.base
     }
 
-    /// The URI for `path_and_query` at this endpoint.
-    pub fn uri(&self, path_and_query: &PathAndQuery) -> Result<Uri, http::Error> {
-        match &self.origin {
-            Some((scheme, authority)) => Uri::builder()
-                .scheme(scheme.clone())
-                .authority(authority.clone())
-                .path_and_query(path_and_query.clone())
-                .build(),
-            None => Ok(format!("{}{path_and_query}", self.base).parse::<Uri>()?),
-        }
+    pub fn authority(&self) -> &Authority {
+        &self.authority
     }
 
     pub fn mark_down(&self) {
@@ -123,33 +113,41 @@ impl RetryBudget {
     }
 }
 
-fn origin(url: &Url) -> Option<(Scheme, Authority)> {
-    if url.path() != "/" || url.query().is_some() {
-        return None;
-    }
-    let uri: Uri = url.as_str().parse().ok()?;
-    let parts = uri.into_parts();
-    Some((parts.scheme?, parts.authority?))
+/// `host:port` of an endpoint URL (the port defaulted from the scheme).
+fn authority(url: &Url) -> anyhow::Result<Authority> {
+    let host = url
+        .host_str()
+        .ok_or_else(|| anyhow::anyhow!("{url}: no host"))?;
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| anyhow::anyhow!("{url}: no port"))?;
+    let authority = match url.host() {
+        Some(url::Host::Ipv6(ip)) => format!("[{ip}]:{port}"),
+        _ => format!("{host}:{port}"),
+    };
+    Ok(authority.parse()?)
 }
 
 impl Cluster {
     /// Endpoints start healthy so traffic flows before the first probe lands.
-    pub fn new(name: &'static str, urls: Vec<Url>) -> Self {
+    pub fn new(name: &'static str, urls: Vec<Url>) -> anyhow::Result<Self> {
         let endpoints = urls
             .into_iter()
-            .map(|u| Endpoint {
-                origin: origin(&u),
-                base: u.as_str().trim_end_matches('/').to_owned(),
-                healthy: AtomicBool::new(true),
-                breaker: CircuitBreaker::new("upstream-endpoint", 5, Duration::from_secs(2)),
-                in_flight: AtomicUsize::new(0),
+            .map(|u| {
+                Ok(Endpoint {
+                    authority: authority(&u)?,
+                    base: u.as_str().trim_end_matches('/').to_owned(),
+                    healthy: AtomicBool::new(true),
+                    breaker: CircuitBreaker::new("upstream-endpoint", 5, Duration::from_secs(2)),
+                    in_flight: AtomicUsize::new(0),
+                })
             })
-            .collect();
-        Self {
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self {
             name,
             endpoints,
             budget: RetryBudget::default(),
-        }
+        })
     }
 
     pub fn name(&self) -> &'static str {
@@ -220,12 +218,7 @@ impl Cluster {
 }
 
 /// Probes every endpoint of `cluster` now and then every `interval`, until `shutdown`.
-pub fn spawn_health_checks(
-    cluster: Arc<Cluster>,
-    client: Client,
-    interval: Duration,
-    shutdown: CancellationToken,
-) {
+pub fn spawn_health_checks(cluster: Arc<Cluster>, interval: Duration, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -234,24 +227,21 @@ pub fn spawn_health_checks(
                 () = shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
             }
-            let probes = cluster.endpoints.iter().map(|endpoint| {
-                let client = client.clone();
-                async move {
-                    let healthy = probe(&client, endpoint.base()).await;
-                    endpoint.set_health(healthy);
-                }
+            let probes = cluster.endpoints.iter().map(|endpoint| async move {
+                let healthy = probe(endpoint.authority()).await;
+                endpoint.set_health(healthy);
             });
             futures_util::future::join_all(probes).await;
         }
     });
 }
 
-async fn probe(client: &Client, base: &str) -> bool {
-    let Ok(request) = Request::get(format!("{base}/readyz")).body(Body::empty()) else {
+async fn probe(authority: &Authority) -> bool {
+    let Ok(request) = Request::get("/readyz").body(Body::empty()) else {
         return false;
     };
     matches!(
-        tokio::time::timeout(PROBE_TIMEOUT, client.request(request)).await,
+        tokio::time::timeout(PROBE_TIMEOUT, pool::send(authority, request)).await,
         Ok(Ok(response)) if response.status() == StatusCode::OK
     )
 }
@@ -261,22 +251,19 @@ mod tests {
     use super::*;
 
     fn cluster(n: u16) -> Cluster {
-        Cluster::new("t", (1..=n).map(crate::loopback_url).collect())
+        Cluster::new("t", (1..=n).map(crate::loopback_url).collect()).unwrap()
     }
 
     #[test]
-    fn request_uris_keep_an_endpoint_path_prefix() {
-        let pq = PathAndQuery::from_static("/api/tags?limit=5");
-        let plain = Cluster::new("t", vec![Url::parse("http://127.0.0.1:9001").unwrap()]);
-        assert_eq!(
-            plain.endpoints[0].uri(&pq).unwrap(),
-            "http://127.0.0.1:9001/api/tags?limit=5"
-        );
-        let prefixed = Cluster::new("t", vec![Url::parse("http://10.0.0.7:80/edge/").unwrap()]);
-        assert_eq!(
-            prefixed.endpoints[0].uri(&pq).unwrap(),
-            "http://10.0.0.7/edge/api/tags?limit=5"
-        );
+    fn endpoints_are_dialled_at_host_and_port() {
+        let urls = [
+            "http://127.0.0.1:9001",
+            "http://business",
+            "http://[::1]:81/",
+        ];
+        let c = Cluster::new("t", urls.iter().map(|u| Url::parse(u).unwrap()).collect()).unwrap();
+        let dialled: Vec<&str> = c.endpoints.iter().map(|e| e.authority().as_str()).collect();
+        assert_eq!(dialled, ["127.0.0.1:9001", "business:80", "[::1]:81"]);
     }
 
     #[test]

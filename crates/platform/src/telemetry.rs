@@ -63,8 +63,7 @@ impl Telemetry {
         match config.log_format {
             LogFormat::Json => registry
                 .with(
-                    tracing_subscriber::fmt::layer()
-                        .json()
+                    json_subscriber::layer()
                         .flatten_event(true)
                         .with_current_span(true)
                         .with_span_list(false)

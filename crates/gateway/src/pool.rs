@@ -1,0 +1,272 @@
+//! Keep-alive HTTP/1.1 connections to the upstream endpoints, one pool per
+//! thread. Each event loop forwards over connections it opened and drives
+//! itself: nothing is shared between loops, so checking a connection out and
+//! back in takes no lock, and a finished exchange needs no extra task (a
+//! general-purpose client spawns one per request to notice when the
+//! connection is free again). A connection goes back to the pool when its
+//! response body has been read to the end; one dropped half-way is closed.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use http::uri::Authority;
+use http::{HeaderValue, Request, Response, header};
+use http_body::{Body as _, Frame, SizeHint};
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Idle connections kept per endpoint and thread; more are closed when freed.
+const MAX_IDLE: usize = 256;
+
+thread_local! {
+    static IDLE: RefCell<HashMap<Authority, Vec<SendRequest<Body>>>> = RefCell::new(HashMap::new());
+}
+
+/// Why an exchange failed: the endpoint could not be reached at all (a
+/// refused or timed-out connection marks it down at once), or the exchange
+/// on an open connection broke.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("connect: {0}")]
+    Connect(String),
+    #[error(transparent)]
+    Exchange(#[from] hyper::Error),
+}
+
+impl Error {
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Self::Connect(_))
+    }
+}
+
+/// Sends `request` (origin-form URI) to `authority` over a pooled connection,
+/// or a new one. The `Host` header is the client's, or `authority` when the
+/// client sent none.
+pub async fn send(
+    authority: &Authority,
+    mut request: Request<Body>,
+) -> Result<Response<Body>, Error> {
+    if !request.headers().contains_key(header::HOST)
+        && let Ok(host) = HeaderValue::from_str(authority.as_str())
+    {
+        request.headers_mut().insert(header::HOST, host);
+    }
+    // A pooled connection the server has just closed gives the request back
+    // unsent: it then goes over a new connection.
+    while let Some(mut sender) = checkout(authority) {
+        if sender.ready().await.is_err() {
+            continue;
+        }
+        match sender.try_send_request(request).await {
+            Ok(response) => return Ok(pooled(authority, sender, response)),
+            Err(mut failed) => match failed.take_message() {
+                Some(unsent) => request = unsent,
+                None => return Err(Error::Exchange(failed.into_error())),
+            },
+        }
+    }
+    let mut sender = connect(authority).await?;
+    let response = sender.send_request(request).await?;
+    Ok(pooled(authority, sender, response))
+}
+
+fn checkout(authority: &Authority) -> Option<SendRequest<Body>> {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let senders = idle.get_mut(authority)?;
+        while let Some(sender) = senders.pop() {
+            if !sender.is_closed() {
+                return Some(sender);
+            }
+        }
+        None
+    })
+}
+
+fn checkin(authority: &Authority, sender: SendRequest<Body>) {
+    if sender.is_closed() {
+        return;
+    }
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let senders = idle.entry(authority.clone()).or_default();
+        if senders.len() < MAX_IDLE {
+            senders.push(sender);
+        }
+    });
+}
+
+async fn connect(authority: &Authority) -> Result<SendRequest<Body>, Error> {
+    // `[::1]` in an authority, `::1` to resolve.
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let address = (host, authority.port_u16().unwrap_or(80));
+    let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address))
+        .await
+    {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(e)) => return Err(Error::Connect(e.to_string())),
+        Err(_) => return Err(Error::Connect("timed out".to_owned())),
+    };
+    let _ = tcp.set_nodelay(true);
+    let (sender, connection) = http1::handshake(TokioIo::new(tcp))
+        .await
+        .map_err(|e| Error::Connect(e.to_string()))?;
+    // Driven on this thread's runtime, like every connection of this pool.
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "upstream connection ended with an error");
+        }
+    });
+    Ok(sender)
+}
+
+/// The response, its body handing the connection back when read to the end.
+fn pooled(
+    authority: &Authority,
+    sender: SendRequest<Body>,
+    response: Response<Incoming>,
+) -> Response<Body> {
+    let (parts, body) = response.into_parts();
+    let mut body = PooledBody {
+        body,
+        lease: Some((authority.clone(), sender)),
+    };
+    if body.body.is_end_stream() {
+        body.release();
+    }
+    Response::from_parts(parts, Body::new(body))
+}
+
+struct PooledBody {
+    body: Incoming,
+    /// The connection, until the body is complete.
+    lease: Option<(Authority, SendRequest<Body>)>,
+}
+
+impl PooledBody {
+    fn release(&mut self) {
+        if let Some((authority, sender)) = self.lease.take() {
+            checkin(&authority, sender);
+        }
+    }
+}
+
+impl http_body::Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.release(),
+            Poll::Ready(Some(Ok(_))) if self.body.is_end_stream() => self.release(),
+            // A broken body: the connection is not reused.
+            Poll::Ready(Some(Err(_))) => self.lease = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    /// An upstream that counts the connections it accepts and answers every
+    /// request with `body`; with `close_after_one`, it closes each
+    /// connection after its first response.
+    async fn upstream(body: &'static str, close_after_one: bool) -> (Authority, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority: Authority = listener.local_addr().unwrap().to_string().parse().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                let service = hyper::service::service_fn(move |_req| async move {
+                    Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(
+                        Bytes::from_static(body.as_bytes()),
+                    )))
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .keep_alive(!close_after_one)
+                        .serve_connection(TokioIo::new(tcp), service),
+                );
+            }
+        });
+        (authority, accepted)
+    }
+
+    async fn get(authority: &Authority) -> Response<Body> {
+        let request = Request::get("/x").body(Body::empty()).unwrap();
+        send(authority, request).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_once_its_response_is_read() {
+        let (authority, accepted) = upstream("hello", false).await;
+        for _ in 0..5 {
+            let body = get(&authority).await.into_body().collect().await.unwrap();
+            assert_eq!(body.to_bytes(), "hello");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_response_dropped_unread_takes_its_connection_with_it() {
+        let big: &'static str = "x".repeat(1 << 20).leak();
+        let (authority, accepted) = upstream(big, false).await;
+        drop(get(&authority).await);
+        let body = get(&authority).await.into_body().collect().await.unwrap();
+        assert_eq!(body.to_bytes().len(), 1 << 20);
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_replaced() {
+        let (authority, accepted) = upstream("again", true).await;
+        for _ in 0..3 {
+            let body = get(&authority).await.into_body().collect().await.unwrap();
+            assert_eq!(body.to_bytes(), "again");
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_a_connect_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let authority: Authority = listener.local_addr().unwrap().to_string().parse().unwrap();
+        drop(listener);
+        let request = Request::get("/").body(Body::empty()).unwrap();
+        let error = send(&authority, request).await.unwrap_err();
+        assert!(error.is_connect(), "{error}");
+    }
+}
