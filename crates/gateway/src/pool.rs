@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use http::uri::Authority;
@@ -23,9 +23,15 @@ use hyper_util::rt::TokioIo;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Idle connections kept per endpoint and thread; more are closed when freed.
 const MAX_IDLE: usize = 256;
+/// A connection idle this long is closed (when the pool is next used for
+/// its endpoint) rather than kept open against the upstream forever.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Idle connections of one endpoint, oldest first, each with when it was freed.
+type Idle = Vec<(SendRequest<Body>, Instant)>;
 
 thread_local! {
-    static IDLE: RefCell<HashMap<Authority, Vec<SendRequest<Body>>>> = RefCell::new(HashMap::new());
+    static IDLE: RefCell<HashMap<Authority, Idle>> = RefCell::new(HashMap::new());
 }
 
 /// Why an exchange failed: the endpoint could not be reached at all (a
@@ -76,11 +82,14 @@ pub async fn send(
     Ok(pooled(authority, sender, response))
 }
 
+/// The most recently freed open connection: the warmest, and the least
+/// likely to have been closed by the server meanwhile.
 fn checkout(authority: &Authority) -> Option<SendRequest<Body>> {
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
         let senders = idle.get_mut(authority)?;
-        while let Some(sender) = senders.pop() {
+        expire(senders, Instant::now());
+        while let Some((sender, _)) = senders.pop() {
             if !sender.is_closed() {
                 return Some(sender);
             }
@@ -96,10 +105,21 @@ fn checkin(authority: &Authority, sender: SendRequest<Body>) {
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
         let senders = idle.entry(authority.clone()).or_default();
+        let now = Instant::now();
+        expire(senders, now);
         if senders.len() < MAX_IDLE {
-            senders.push(sender);
+            senders.push((sender, now));
         }
     });
+}
+
+/// Drops (and so closes) the connections idle for longer than [`IDLE_TIMEOUT`].
+fn expire<T>(idle: &mut Vec<(T, Instant)>, now: Instant) {
+    let stale = idle
+        .iter()
+        .take_while(|(_, since)| now.duration_since(*since) > IDLE_TIMEOUT)
+        .count();
+    idle.drain(..stale);
 }
 
 async fn connect(authority: &Authority) -> Result<SendRequest<Body>, Error> {
@@ -258,6 +278,17 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn connections_idle_too_long_are_dropped_oldest_first() {
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        let mut idle = vec![(1, at(0)), (2, at(30)), (3, at(70))];
+        expire(&mut idle, at(80));
+        assert_eq!(idle, [(2, at(30)), (3, at(70))]);
+        expire(&mut idle, at(200));
+        assert!(idle.is_empty());
     }
 
     #[tokio::test]
