@@ -22,6 +22,9 @@
 #        BENCH_BASELINE=FILE    also run the gateway from another `cloudsec` binary
 #                               (e.g. a copy built from an earlier commit), same
 #                               settings, in the same rounds: A/B of a change
+#        BASELINE_ENV="CLOUDSEC_…=…"  extra settings for the baseline only (with
+#                               BENCH_BASELINE="$CARGO_TARGET_DIR/release/cloudsec":
+#                               A/B of a setting)
 source "$(dirname "$0")/lib.sh"
 need_tools
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
@@ -82,9 +85,9 @@ nginx -p "$NGX" -c "$NGX/nginx.conf"
 
 GW_LOG="$(mktemp)"
 GW_PIDS=()
-start_gateway() { # start_gateway BINARY PORT
-  # shellcheck disable=SC2086 # GATEWAY_ENV is a list of assignments
-  env "${BENCH_ENV[@]}" ${GATEWAY_ENV:-} \
+start_gateway() { # start_gateway BINARY PORT [EXTRA_ENV]
+  # shellcheck disable=SC2086 # GATEWAY_ENV and EXTRA_ENV are lists of assignments
+  env "${BENCH_ENV[@]}" ${GATEWAY_ENV:-} ${3:-} \
     CLOUDSEC_GATEWAY__UPSTREAMS__AUTH="$URL" \
     CLOUDSEC_GATEWAY__UPSTREAMS__BUSINESS="http://127.0.0.1:$UP_PORT" \
     "$1" serve gateway --port "$2" --data-dir "$DATA/gw-$2" >/dev/null 2>>"$GW_LOG" &
@@ -106,7 +109,7 @@ start_gateway "$BIN" "$GW_PORT"
 BASE_PORT=""
 if [ -n "${BENCH_BASELINE:-}" ]; then
   BASE_PORT="$(free_port)"
-  start_gateway "$BENCH_BASELINE" "$BASE_PORT"
+  start_gateway "$BENCH_BASELINE" "$BASE_PORT" "${BASELINE_ENV:-}"
 fi
 if [ "${BENCH_FLOOR:-0}" = 1 ]; then
   (cd "$ROOT" && cargo build --release --locked --quiet -p cloudsec-gateway --example hyper_floor)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -15,7 +16,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
-use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::timeout::TimeoutBody;
 
 /// How connections are served.
 #[derive(Clone)]
@@ -221,12 +222,21 @@ impl Connection {
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
-        let app = tower::ServiceBuilder::new()
-            .layer(RequestBodyTimeoutLayer::new(self.body_read_timeout))
-            .service(self.app)
-            .map_request(move |mut request: http::Request<_>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
+        let body_read_timeout = self.body_read_timeout;
+        let app = self
+            .app
+            .map_request(move |request: http::Request<Incoming>| {
+                let (mut head, body) = request.into_parts();
+                head.extensions.insert(ConnectInfo(peer));
+                // Only a body still to come gets the timeout: the wrapper would
+                // hide that a bodiless request has none (it does not pass on
+                // `is_end_stream`), and every GET would then be read as a body.
+                let body = if body.is_end_stream() {
+                    axum::body::Body::new(body)
+                } else {
+                    axum::body::Body::new(TimeoutBody::new(body_read_timeout, body))
+                };
+                http::Request::from_parts(head, body)
             });
         let service = TowerToHyperService::new(app);
         let connection = self
