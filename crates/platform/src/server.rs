@@ -149,12 +149,16 @@ impl EventLoops {
         for i in 0..count {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .on_thread_park(crate::telemetry::flush_thread_logs)
                 .build()?;
             loops.handles.push(runtime.handle().clone());
             let stop = stop.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("http-loop-{i}"))
-                .spawn(move || runtime.block_on(stop.cancelled()));
+                .spawn(move || {
+                    crate::telemetry::batch_thread_logs();
+                    runtime.block_on(stop.cancelled());
+                });
             // On an early return the loops already started stop on drop.
             loops.threads.push(thread?);
         }
