@@ -13,7 +13,7 @@ use crate::error::Error;
 
 /// A request with a valid, unrevoked access token.
 pub struct AuthUser {
-    pub claims: AccessClaims,
+    pub claims: std::sync::Arc<AccessClaims>,
     /// The token as presented, echoed back by the RealWorld user endpoints.
     pub token: String,
 }

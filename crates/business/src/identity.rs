@@ -62,7 +62,7 @@ impl Authenticator {
                 {
                     return Err(Error::TokenInvalid);
                 }
-                Ok(claims.sub)
+                Ok(claims.sub.clone())
             }
             Self::Introspect {
                 client,

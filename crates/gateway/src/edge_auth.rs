@@ -118,7 +118,7 @@ pub async fn check(edge: &EdgeAuth, request: &mut Parts) -> Result<(), Response>
             );
         }
     }
-    request.extensions.insert(Subject(claims.sub));
+    request.extensions.insert(Subject(claims.sub.clone()));
     Ok(())
 }
 

@@ -57,7 +57,7 @@ fn main() {
         keys: vec![Jwk::ed25519("k1", pair.public_key().as_ref())],
     });
     let verifier = Verifier::new("cloudsec-auth", "cloudsec", keys);
-    assert_eq!(verifier.verify(&token).unwrap(), claims);
+    assert_eq!(*verifier.verify(&token).unwrap(), claims);
 
     let public = UnparsedPublicKey::new(&ED25519, pair.public_key().as_ref().to_vec());
     let run = Duration::from_secs(3);

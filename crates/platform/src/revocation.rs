@@ -22,7 +22,12 @@ pub struct Unavailable(String);
 
 #[derive(Clone)]
 pub enum DenyList {
-    InProcess(Cache<String, ()>),
+    /// Denied sessions by `sid` and tokens by `jti`: looked up by the bare
+    /// ids, with no key to format on every request.
+    InProcess {
+        sessions: Cache<String, ()>,
+        tokens: Cache<String, ()>,
+    },
     Redis(Redis),
 }
 
@@ -30,58 +35,68 @@ impl DenyList {
     pub fn new(redis: Option<Redis>) -> Self {
         match redis {
             Some(redis) => Self::Redis(redis),
-            None => Self::InProcess(
-                Cache::builder()
-                    .max_capacity(1_000_000)
-                    .time_to_live(MAX_ENTRY_LIFETIME)
-                    .build(),
-            ),
+            None => {
+                let list = || {
+                    Cache::builder()
+                        .max_capacity(1_000_000)
+                        .time_to_live(MAX_ENTRY_LIFETIME)
+                        .build()
+                };
+                Self::InProcess {
+                    sessions: list(),
+                    tokens: list(),
+                }
+            }
         }
     }
 
     /// Stops every access token of session `sid` for `ttl` (their longest remaining life).
     pub async fn deny_session(&self, sid: &str, ttl: Duration) -> Result<(), Unavailable> {
-        self.insert(&format!("deny:s:{sid}"), ttl).await
+        match self {
+            Self::InProcess { sessions, .. } => {
+                sessions.insert(sid.to_owned(), ());
+                Ok(())
+            }
+            Self::Redis(redis) => set(redis, &format!("deny:s:{sid}"), ttl).await,
+        }
     }
 
     /// Stops one access token for `ttl` (its remaining life).
     pub async fn deny_token(&self, jti: &str, ttl: Duration) -> Result<(), Unavailable> {
-        self.insert(&format!("deny:t:{jti}"), ttl).await
+        match self {
+            Self::InProcess { tokens, .. } => {
+                tokens.insert(jti.to_owned(), ());
+                Ok(())
+            }
+            Self::Redis(redis) => set(redis, &format!("deny:t:{jti}"), ttl).await,
+        }
     }
 
     pub async fn is_revoked(&self, claims: &AccessClaims) -> Result<bool, Unavailable> {
-        let keys = [
-            format!("deny:s:{}", claims.sid),
-            format!("deny:t:{}", claims.jti),
-        ];
         match self {
-            Self::InProcess(cache) => Ok(keys.iter().any(|k| cache.contains_key(k))),
+            Self::InProcess { sessions, tokens } => Ok(sessions.contains_key(claims.sid.as_str())
+                || tokens.contains_key(claims.jti.as_str())),
             Self::Redis(redis) => {
-                let keys: Vec<String> = keys.iter().map(|k| redis.key(k)).collect();
+                let keys = [
+                    redis.key(&format!("deny:s:{}", claims.sid)),
+                    redis.key(&format!("deny:t:{}", claims.jti)),
+                ];
                 let found: i64 = redis
                     .client()
-                    .exists(keys)
+                    .exists(keys.to_vec())
                     .await
                     .map_err(|e| Unavailable(e.to_string()))?;
                 Ok(found > 0)
             }
         }
     }
+}
 
-    async fn insert(&self, key: &str, ttl: Duration) -> Result<(), Unavailable> {
-        match self {
-            Self::InProcess(cache) => {
-                cache.insert(key.to_owned(), ());
-                Ok(())
-            }
-            Self::Redis(redis) => {
-                let secs = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
-                redis
-                    .client()
-                    .set::<(), _, _>(redis.key(key), 1, Some(Expiration::EX(secs)), None, false)
-                    .await
-                    .map_err(|e| Unavailable(e.to_string()))
-            }
-        }
-    }
+async fn set(redis: &Redis, key: &str, ttl: Duration) -> Result<(), Unavailable> {
+    let secs = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+    redis
+        .client()
+        .set::<(), _, _>(redis.key(key), 1, Some(Expiration::EX(secs)), None, false)
+        .await
+        .map_err(|e| Unavailable(e.to_string()))
 }

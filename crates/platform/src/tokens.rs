@@ -201,23 +201,25 @@ impl Verifier {
         check_header(token)
     }
 
-    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+    /// The token's claims, shared with the cache rather than copied.
+    pub fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, TokenError> {
         let keys = self.keys.0.load();
         if let Some(hit) = self.verified.get(token)
             && hit.generation == keys.generation
             && hit.claims.exp + LEEWAY_SECS.cast_signed() > now_secs()
         {
-            return Ok((*hit.claims).clone());
+            return Ok(hit.claims);
         }
         let kid = check_header(token)?;
         let key = keys.by_kid.get(&kid).ok_or(TokenError::UnknownKey)?;
         let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| TokenError::Rejected(e.to_string()))?;
+        let claims = Arc::new(claims);
         self.verified.insert(
             Arc::from(token),
             Verified {
-                claims: Arc::new(claims.clone()),
+                claims: claims.clone(),
                 generation: keys.generation,
             },
         );
