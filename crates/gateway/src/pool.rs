@@ -249,12 +249,17 @@ mod tests {
         send(authority, request).await.unwrap()
     }
 
+    /// A GET whose response is read to the end.
+    async fn read(authority: &Authority) -> Bytes {
+        let body = get(authority).await.into_body().collect().await.unwrap();
+        body.to_bytes()
+    }
+
     #[tokio::test]
     async fn a_connection_is_reused_once_its_response_is_read() {
         let (authority, accepted) = upstream("hello", false).await;
         for _ in 0..5 {
-            let body = get(&authority).await.into_body().collect().await.unwrap();
-            assert_eq!(body.to_bytes(), "hello");
+            assert_eq!(read(&authority).await, "hello");
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
@@ -264,8 +269,7 @@ mod tests {
         let big: &'static str = "x".repeat(1 << 20).leak();
         let (authority, accepted) = upstream(big, false).await;
         drop(get(&authority).await);
-        let body = get(&authority).await.into_body().collect().await.unwrap();
-        assert_eq!(body.to_bytes().len(), 1 << 20);
+        assert_eq!(read(&authority).await.len(), 1 << 20);
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
@@ -273,8 +277,7 @@ mod tests {
     async fn a_connection_the_server_closed_is_replaced() {
         let (authority, accepted) = upstream("again", true).await;
         for _ in 0..3 {
-            let body = get(&authority).await.into_body().collect().await.unwrap();
-            assert_eq!(body.to_bytes(), "again");
+            assert_eq!(read(&authority).await, "again");
             tokio::task::yield_now().await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
