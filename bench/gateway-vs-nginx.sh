@@ -2,7 +2,8 @@
 # The gateway against nginx (Debian package) as a plain reverse proxy, to the
 # same upstream, in the same run, with wrk.
 #
-#   upstream   nginx `return 200` of a small JSON body (fast and identical for both)
+#   upstream   nginx `return 200` of a small JSON body (fast and identical for
+#              both), an nginx instance of its own (its own worker processes)
 #   nginx      proxy_pass with keep-alive to the upstream, access log on
 #   gateway    `cloudsec serve gateway` with everything on: WAF (block mode),
 #              edge token check (Ed25519 verification per request), rate-limit
@@ -12,6 +13,11 @@
 # The request is GET /api/articles/feed with a valid token: a protected route,
 # so the gateway verifies the token before forwarding. Runs alternate
 # nginx / gateway to spread the machine's drift over both.
+# Besides throughput and p99, each proxy's CPU time per request is reported
+# (user and kernel, from /proc, all its processes/threads): far steadier than
+# requests per second on a shared machine, so it is the figure for an A/B of
+# a change; on 2 cores, wrk + upstream + proxy share the CPU, so throughput
+# follows the sum of the three.
 # usage: bench/gateway-vs-nginx.sh [SECONDS per run, default 10] [ROUNDS, default 3]
 # env:   GATEWAY_ENV="CLOUDSEC_…=… …" extra gateway settings, for ablations
 #        (e.g. CLOUDSEC_GATEWAY__WAF__ENABLED=false, CLOUDSEC_TELEMETRY__LOG_LEVEL=warn)
@@ -40,48 +46,58 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start_platform
 TOKEN="$(register bencher)"
 
-NGX="$(mktemp -d)"
 UP_PORT="$(free_port)"
 NGX_PORT="$(free_port)"
-cat >"$NGX/nginx.conf" <<CONF
+# nginx_instance DIR SERVER_BLOCK: an nginx of its own (master + one worker
+# per CPU) serving SERVER_BLOCK.
+nginx_instance() {
+  cat >"$1/nginx.conf" <<CONF
 user root;
 worker_processes auto;
-pid $NGX/nginx.pid;
-error_log $NGX/error.log warn;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log $NGX/access.log;
-  client_body_temp_path $NGX/body;
-  proxy_temp_path $NGX/proxy;
-  fastcgi_temp_path $NGX/fastcgi;
-  uwsgi_temp_path $NGX/uwsgi;
-  scgi_temp_path $NGX/scgi;
+  access_log $1/access.log;
+  client_body_temp_path $1/body;
+  proxy_temp_path $1/proxy;
+  fastcgi_temp_path $1/fastcgi;
+  uwsgi_temp_path $1/uwsgi;
+  scgi_temp_path $1/scgi;
   keepalive_requests 100000;
-  # The upstream both proxies forward to.
+  $2
+}
+CONF
+  nginx -p "$1" -c "$1/nginx.conf"
+}
+# The upstream every proxy forwards to, in processes of its own: were it a
+# server block of the nginx proxy, nginx's hop to it would stay inside one
+# worker's event loop, a shortcut no other proxy gets.
+UPSTREAM="$(mktemp -d)"
+nginx_instance "$UPSTREAM" "
   server {
     listen 127.0.0.1:$UP_PORT;
     access_log off;
     default_type application/json;
-    location / { return 200 '{"articles":[],"articlesCount":0}'; }
-  }
+    location / { return 200 '{\"articles\":[],\"articlesCount\":0}'; }
+  }"
+# nginx as a plain reverse proxy.
+NGX="$(mktemp -d)"
+nginx_instance "$NGX" "
   upstream backend {
     server 127.0.0.1:$UP_PORT;
     keepalive 256;
   }
-  # nginx as a plain reverse proxy.
   server {
     listen 127.0.0.1:$NGX_PORT;
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
       proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     }
-  }
-}
-CONF
-nginx -p "$NGX" -c "$NGX/nginx.conf"
+  }"
 
 GW_LOG="$(mktemp)"
 GW_PIDS=()
@@ -98,9 +114,11 @@ FLOOR_PID=""
 cleanup() {
   for pid in "${GW_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   [ -n "$FLOOR_PID" ] && kill -TERM "$FLOOR_PID" 2>/dev/null || true
-  [ -f "$NGX/nginx.pid" ] && kill -QUIT "$(cat "$NGX/nginx.pid")" 2>/dev/null || true
+  for dir in "$NGX" "$UPSTREAM"; do
+    [ -f "$dir/nginx.pid" ] && kill -QUIT "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+  done
   sleep 0.2
-  rm -rf "$NGX" "$GW_LOG"
+  rm -rf "$NGX" "$UPSTREAM" "$GW_LOG"
   stop_platform
 }
 trap cleanup EXIT
@@ -131,35 +149,71 @@ code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW_PORT/api/ar
 
 AUTH_HEADER="Authorization: Token $TOKEN"
 [ "${BENCH_TOKEN:-1}" = 0 ] && AUTH_HEADER="X-No-Token: 1"
-run() { # run NAME PORT -> "NAME rps=… p99=… non2xx=…"
-  printf '%-8s ' "$1"
-  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -H "$AUTH_HEADER" "http://127.0.0.1:$2$PATH_Q" | wrk_summary
+# CPU time (clock ticks, user + system, all threads) of the given processes;
+# sys_ticks: the system (kernel) part alone.
+cpu_ticks() { local t=0 pid; for pid in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$t"; }
+sys_ticks() { local t=0 pid; for pid in "$@"; do t=$((t + $(awk '{print $15}' "/proc/$pid/stat"))); done; echo "$t"; }
+workers() { pgrep -P "$(cat "$1/nginx.pid")" | tr '\n' ' '; }
+run() { # run NAME PORT PID... -> "NAME rps=… p99=… non2xx=… requests=… cpu_proxy=… sys_proxy=… cpu_upstream=… cpu_wrk=…"
+  # CPU ticks of the proxy's processes (PID...) and of the upstream's during
+  # the run, and wrk's own (from its rusage), turned into µs per request below.
+  local name="$1" port="$2" upstream proxy0 sys0 upstream0 out
+  shift 2
+  upstream="$(workers "$UPSTREAM")"
+  # shellcheck disable=SC2086 # a list of pids
+  upstream0="$(cpu_ticks $upstream)"; proxy0="$(cpu_ticks "$@")"; sys0="$(sys_ticks "$@")"
+  out="$(python3 -c 'import resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=True).stdout
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(out + "\ncpu_wrk_s %f" % (ru.ru_utime + ru.ru_stime))' \
+    wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -H "$AUTH_HEADER" "http://127.0.0.1:$port$PATH_Q")"
+  # shellcheck disable=SC2086
+  printf '%-8s %s requests=%s cpu_proxy=%s sys_proxy=%s cpu_upstream=%s cpu_wrk=%s\n' "$name" \
+    "$(wrk_summary <<<"$out")" \
+    "$(awk '/requests in/ {print $1}' <<<"$out")" \
+    "$(( $(cpu_ticks "$@") - proxy0 ))" \
+    "$(( $(sys_ticks "$@") - sys0 ))" \
+    "$(( $(cpu_ticks $upstream) - upstream0 ))" \
+    "$(awk '/^cpu_wrk_s/ {print $2}' <<<"$out")"
 }
 
 echo "== GET $PATH_Q with a token, wrk -t2 -c$CONNS -d${SECS}s, $ROUNDS rounds"
 RESULTS="$(mktemp)"
 for round in $(seq 1 "$ROUNDS"); do
-  run nginx "$NGX_PORT" | tee -a "$RESULTS"
-  run gateway "$GW_PORT" | tee -a "$RESULTS"
-  [ -n "$BASE_PORT" ] && run baseline "$BASE_PORT" | tee -a "$RESULTS"
-  [ -n "$FLOOR_PID" ] && run floor "$FLOOR_PORT" | tee -a "$RESULTS"
+  # shellcheck disable=SC2046 # a list of pids
+  run nginx "$NGX_PORT" $(workers "$NGX") | tee -a "$RESULTS"
+  run gateway "$GW_PORT" "${GW_PIDS[0]}" | tee -a "$RESULTS"
+  [ -n "$BASE_PORT" ] && run baseline "$BASE_PORT" "${GW_PIDS[1]}" | tee -a "$RESULTS"
+  [ -n "$FLOOR_PID" ] && run floor "$FLOOR_PORT" "$FLOOR_PID" | tee -a "$RESULTS"
 done
 
-python3 - "$RESULTS" <<'PY'
+python3 - "$RESULTS" "$(getconf CLK_TCK)" <<'PY'
 import re, statistics, sys
+tick_us = 1e6 / int(sys.argv[2])
 def ms(v):
     m = re.match(r"([\d.]+)(us|ms|s)", v)
     n, unit = float(m.group(1)), m.group(2)
     return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
 runs = {"nginx": [], "gateway": [], "baseline": [], "floor": []}
+cpu = {k: [] for k in runs}  # per run: (proxy, upstream, wrk, proxy in the kernel) in µs per request
 for line in open(sys.argv[1]):
     name, *fields = line.split()
     kv = dict(f.split("=") for f in fields)
     if kv["non2xx"] != "0":
         sys.exit(f"{name}: {kv['non2xx']} non-2xx answers")
     runs[name].append((float(kv["rps"]), ms(kv["p99"])))
+    n = int(kv["requests"])
+    cpu[name].append((int(kv["cpu_proxy"]) * tick_us / n, int(kv["cpu_upstream"]) * tick_us / n,
+                      float(kv["cpu_wrk"]) * 1e6 / n, int(kv["sys_proxy"]) * tick_us / n))
 med = {k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v)) for k, v in runs.items() if v}
 (n_rps, n_p99), (g_rps, g_p99) = med["nginx"], med["gateway"]
+all_runs = [r for v in cpu.values() for r in v]
+print(f"CPU per request, µs (median; upstream nginx {statistics.median(r[1] for r in all_runs):.1f}, "
+      f"wrk {statistics.median(r[2] for r in all_runs):.1f}):")
+for name, v in cpu.items():
+    if v:
+        total, kernel = statistics.median(r[0] for r in v), statistics.median(r[3] for r in v)
+        print(f"  {name:<9}{total:6.1f}  (user {total - kernel:4.1f}, kernel {kernel:4.1f})")
 print(f"median  nginx   {n_rps:,.0f} rps  p99 {n_p99:.2f} ms")
 print(f"median  gateway {g_rps:,.0f} rps  p99 {g_p99:.2f} ms")
 print(f"gateway / nginx throughput: {g_rps / n_rps:.2f}x (goal >= 0.90x); added p99: {g_p99 - n_p99:+.2f} ms")
