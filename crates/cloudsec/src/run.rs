@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use platform::server;
 use platform::telemetry::Telemetry;
 use tokio::net::TcpListener;
@@ -65,10 +64,10 @@ pub fn run(settings: Settings, mode: Mode) -> ExitCode {
 }
 
 /// A bound listener and the app to serve on it.
-struct Bound {
+struct Bound<A> {
     name: &'static str,
     listener: TcpListener,
-    app: Router,
+    app: A,
     options: server::ServeOptions,
 }
 
@@ -78,12 +77,12 @@ async fn listen(name: &'static str, addr: SocketAddr) -> anyhow::Result<TcpListe
         .with_context(|| format!("{name}: cannot listen on {addr}"))
 }
 
-async fn bind(
+async fn bind<A>(
     name: &'static str,
     addr: SocketAddr,
-    app: Router,
+    app: A,
     options: server::ServeOptions,
-) -> anyhow::Result<Bound> {
+) -> anyhow::Result<Bound<A>> {
     Ok(Bound {
         name,
         listener: listen(name, addr).await?,
@@ -117,9 +116,9 @@ fn token_expectations(settings: &Settings) -> business::TokenExpectations {
 }
 
 /// Spawns each bound server with its own shutdown token.
-fn spawn_all(
+fn spawn_all<A: server::App>(
     set: &mut JoinSet<(&'static str, std::io::Result<()>)>,
-    servers: Vec<Bound>,
+    servers: Vec<Bound<A>>,
     shutdown: &CancellationToken,
     grace: Duration,
 ) {
@@ -205,7 +204,7 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
     let edge = Bound {
         name: gateway::SERVICE,
         listener: edge_listener,
-        app: gateway::router(gateway_state),
+        app: gateway::app(gateway_state),
         options: gateway::serve_options(&settings.gateway, edge_tls),
     };
     let mut termination = server::Termination::install().context("installing signal handlers")?;
@@ -259,7 +258,7 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
              set redis.url when services run as separate processes"
         );
     }
-    let bound = match service {
+    match service {
         Service::Gateway => {
             let redis = platform::redis::Redis::connect(&settings.redis).await?;
             let deny = platform::revocation::DenyList::new(redis.clone());
@@ -272,19 +271,21 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
             )?;
             let addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
             let options = gateway::serve_options(&settings.gateway, gateway_tls(&settings)?);
-            bind(gateway::SERVICE, addr, gateway::router(state), options).await?
+            let bound = bind(gateway::SERVICE, addr, gateway::app(state), options).await?;
+            run_bound(bound, stop, &settings).await
         }
         Service::Auth => {
             prepare_data_dir(&settings)?;
             let context = settings.context(stop.clone()).await?;
             let state = auth::State::from_config(&settings.auth, &context).await?;
-            bind(
+            let bound = bind(
                 auth::SERVICE,
                 settings.auth.listen,
                 auth::router(state),
                 server::ServeOptions::default(),
             )
-            .await?
+            .await?;
+            run_bound(bound, stop, &settings).await
         }
         Service::Business => {
             prepare_data_dir(&settings)?;
@@ -295,15 +296,24 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
                 &context,
             )
             .await?;
-            bind(
+            let bound = bind(
                 business::SERVICE,
                 settings.business.listen,
                 business::router(state),
                 server::ServeOptions::default(),
             )
-            .await?
+            .await?;
+            run_bound(bound, stop, &settings).await
         }
-    };
+    }
+}
+
+/// Serves one bound service until a signal (or its end), then drains it.
+async fn run_bound<A: server::App>(
+    bound: Bound<A>,
+    stop: CancellationToken,
+    settings: &Settings,
+) -> anyhow::Result<()> {
     let url = format!(
         "{}://{}",
         scheme(&bound.options.tls),

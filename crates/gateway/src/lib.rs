@@ -25,7 +25,6 @@ pub mod waf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use platform::jwks::RemoteKeys;
 use platform::redis::Redis;
 use platform::revocation::DenyList;
@@ -170,8 +169,15 @@ pub fn serve_options(
     }
 }
 
-/// The gateway's complete router, wrapped in the platform request stack.
-pub fn router(state: State) -> Router {
+/// The gateway's complete service, what its listener serves.
+pub type App = platform::stack::Wrapped<tower::util::Either<tower_http::cors::Cors<Edge>, Edge>>;
+
+/// The gateway, wrapped in the platform request stack (health probes in
+/// front, CORS when configured). Not an axum `Router` as the services have:
+/// the gateway answers every path through one handler, and the router's
+/// per-request routing, boxing and cloning showed in its profile
+/// (docs/benchmarks.md).
+pub fn app(state: State) -> App {
     let clusters = [state.inner.auth.clone(), state.inner.business.clone()];
     let readiness =
         clusters
@@ -188,23 +194,39 @@ pub fn router(state: State) -> Router {
                     }
                 })
             });
-    let cors_layer = state.inner.cors.clone();
-    let mut app = Router::new().fallback(handle).with_state(state);
-    if let Some(cors) = cors_layer {
-        app = app.layer(cors);
-    }
-    platform::stack::wrap(app, SERVICE, readiness)
+    let edge = tower::ServiceBuilder::new()
+        .option_layer(state.inner.cors.clone())
+        .service(Edge(state));
+    platform::stack::wrap_service(edge, SERVICE, readiness)
 }
 
 /// Every request the gateway does not answer from its health endpoints:
 /// admitted (or refused) by the edge checks, then proxied or served from the
 /// static files; security headers on whatever goes back.
-async fn handle(
-    axum::extract::State(gateway): axum::extract::State<State>,
-    request: axum::extract::Request,
-) -> axum::response::Response {
+#[derive(Clone)]
+pub struct Edge(State);
+
+impl tower::Service<axum::extract::Request> for Edge {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
+        let gateway = self.0.clone();
+        Box::pin(async move { Ok(handle(&gateway, request).await) })
+    }
+}
+
+async fn handle(gateway: &State, request: axum::extract::Request) -> axum::response::Response {
     let mut response = match admit(&gateway.inner, request).await {
-        Ok(request) => proxy::handle(&gateway, request).await,
+        Ok(request) => proxy::handle(gateway, request).await,
         Err(refusal) => refusal,
     };
     security_headers::add(response.headers_mut(), gateway.inner.tls);

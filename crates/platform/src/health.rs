@@ -66,12 +66,21 @@ impl Readiness {
     }
 }
 
+const HEALTHZ: &str = "/healthz";
+const READYZ: &str = "/readyz";
+const METRICS: &str = "/metrics";
+
+/// Whether `path` is one of the [`router`]'s.
+pub fn is_probe(path: &str) -> bool {
+    matches!(path, HEALTHZ | READYZ | METRICS)
+}
+
 /// Routes for `/healthz`, `/readyz` and `/metrics`.
 pub fn router(readiness: Readiness) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route(HEALTHZ, get(|| async { Json(json!({"status": "ok"})) }))
+        .route(READYZ, get(readyz))
+        .route(METRICS, get(metrics))
         .with_state(Arc::new(readiness))
 }
 

@@ -5,15 +5,13 @@
 //! `cloudsec up` (one process) stay distinguishable, exactly as they would be
 //! as separate pods.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::MatchedPath;
 use http::{Method, StatusCode};
-use metrics::SharedString;
+use metrics::{Counter, Histogram, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const REQUESTS_TOTAL: &str = "http_requests_total";
@@ -65,102 +63,99 @@ pub fn render() -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct RouteLabel(pub &'static str);
 
-/// Counts and times every request by service, method, route and status
-/// (a tower layer rather than `from_fn`, which would clone and box the inner
-/// service on every request).
-#[derive(Clone, Copy)]
-pub struct RecordLayer {
+/// The `route` label of a request: the matched axum route template, or a name.
+#[derive(Debug, Clone, Copy)]
+pub enum Route<'a> {
+    Matched(&'a str),
+    Named(&'static str),
+}
+
+impl Route<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Route::Matched(path) => path,
+            Route::Named(name) => name,
+        }
+    }
+}
+
+/// The handles of one series (service, method, route, status).
+struct Series {
     service: &'static str,
+    method: &'static str,
+    status: StatusCode,
+    requests: Counter,
+    duration: Histogram,
 }
 
-impl RecordLayer {
-    pub fn new(service: &'static str) -> Self {
-        Self { service }
-    }
+thread_local! {
+    /// Each thread's handles by route, then (service, method, status): the
+    /// recorder's lookup builds, hashes and compares a key of four labels per
+    /// metric per request; a handle once found stays valid.
+    static SERIES: RefCell<HashMap<Box<str>, Vec<Series>>> = RefCell::new(HashMap::new());
 }
 
-impl<S> tower::Layer<S> for RecordLayer {
-    type Service = Record<S>;
-
-    fn layer(&self, inner: S) -> Record<S> {
-        Record {
-            inner,
-            service: self.service,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Record<S> {
-    inner: S,
+/// Counts and times one request by service, method, route and status.
+pub fn record(
     service: &'static str,
-}
-
-impl<S, B, R> tower::Service<http::Request<B>> for Record<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
-{
-    type Response = http::Response<R>;
-    type Error = S::Error;
-    type Future = Recorded<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        Recorded {
-            service: self.service,
-            method: method_label(request.method()),
-            matched: request.extensions().get::<MatchedPath>().cloned(),
-            start: Instant::now(),
-            inner: self.inner.call(request),
+    method: &'static str,
+    route: Route<'_>,
+    status: StatusCode,
+    elapsed: Duration,
+) {
+    let seconds = elapsed.as_secs_f64();
+    let recorded = SERIES.try_with(|series| {
+        let mut series = series.borrow_mut();
+        if !series.contains_key(route.as_str()) {
+            series.insert(route.as_str().into(), Vec::new());
         }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The inner response future; records when it completes.
-    pub struct Recorded<F> {
-        #[pin]
-        inner: F,
-        service: &'static str,
-        method: &'static str,
-        matched: Option<MatchedPath>,
-        start: Instant,
-    }
-}
-
-impl<F, R, E> Future for Recorded<F>
-where
-    F: Future<Output = Result<http::Response<R>, E>>,
-{
-    type Output = Result<http::Response<R>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = std::task::ready!(this.inner.poll(cx));
-        if let Ok(response) = &result {
-            let route: SharedString = match (
-                this.matched.take(),
-                response.extensions().get::<RouteLabel>(),
-            ) {
-                (Some(path), _) => path.as_str().to_owned().into(),
-                (None, Some(label)) => SharedString::const_str(label.0),
-                (None, None) => SharedString::const_str("unmatched"),
-            };
-            let labels = [
-                ("service", SharedString::const_str(this.service)),
-                ("method", SharedString::const_str(this.method)),
-                ("route", route),
-                ("status", status_label(response.status())),
-            ];
-            metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
-            metrics::histogram!(REQUEST_DURATION, &labels)
-                .record(this.start.elapsed().as_secs_f64());
+        let Some(for_route) = series.get_mut(route.as_str()) else {
+            return;
+        };
+        if let Some(known) = for_route
+            .iter()
+            .find(|s| s.status == status && s.method == method && s.service == service)
+        {
+            known.requests.increment(1);
+            known.duration.record(seconds);
+            return;
         }
-        Poll::Ready(result)
+        let labels = labels(service, method, route, status);
+        let known = Series {
+            service,
+            method,
+            status,
+            requests: metrics::counter!(REQUESTS_TOTAL, &labels),
+            duration: metrics::histogram!(REQUEST_DURATION, &labels),
+        };
+        known.requests.increment(1);
+        known.duration.record(seconds);
+        for_route.push(known);
+    });
+    // Only while the thread is being torn down: record without the cache.
+    if recorded.is_err() {
+        let labels = labels(service, method, route, status);
+        metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
+        metrics::histogram!(REQUEST_DURATION, &labels).record(seconds);
     }
+}
+
+fn labels(
+    service: &'static str,
+    method: &'static str,
+    route: Route<'_>,
+    status: StatusCode,
+) -> [(&'static str, SharedString); 4] {
+    let route = match route {
+        Route::Matched(path) => SharedString::from(path.to_owned()),
+        Route::Named(name) => SharedString::const_str(name),
+    };
+    [
+        ("service", SharedString::const_str(service)),
+        ("method", SharedString::const_str(method)),
+        ("route", route),
+        ("status", status_label(status)),
+    ]
 }
 
 /// The status code as a label, without an allocation for the common ones.
@@ -194,7 +189,7 @@ fn status_label(status: StatusCode) -> SharedString {
 
 /// Methods outside the standard set collapse to one label value, so a client
 /// cannot grow the series count by inventing methods.
-fn method_label(method: &Method) -> &'static str {
+pub fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",

@@ -2,12 +2,13 @@
 //! rustls configuration is given, the protocol chosen by ALPN), timeouts
 //! against slow clients, and graceful, bounded shutdown.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -46,13 +47,33 @@ impl Default for ServeOptions {
     }
 }
 
+/// What a listener serves: a service's axum `Router`, or any service of the
+/// same shape (the gateway's).
+pub trait App:
+    tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Serves `app` until `shutdown` fires, then stops accepting and lets
 /// in-flight requests finish for at most `grace` (HTTP/1.1 connections close
 /// after their current request, HTTP/2 ones get a GOAWAY). Returns once
 /// drained, or when the grace period is over (remaining connections dropped).
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: impl App,
     shutdown: CancellationToken,
     grace: Duration,
     options: ServeOptions,
@@ -195,9 +216,9 @@ impl Drop for EventLoops {
 }
 
 /// One accepted connection and what serving it needs.
-struct Connection {
+struct Connection<A> {
     builder: auto::Builder<TokioExecutor>,
-    app: Router,
+    app: A,
     peer: SocketAddr,
     body_read_timeout: Duration,
     handshake_timeout: Duration,
@@ -205,7 +226,7 @@ struct Connection {
     watcher: Watcher,
 }
 
-impl Connection {
+impl<A: App> Connection<A> {
     /// Serves the connection, after the TLS handshake when TLS is on.
     async fn accept(self, tcp: TcpStream) {
         let peer = self.peer;

@@ -1,24 +1,35 @@
-//! The request stack every service wraps its router in, outermost first:
-//! request id (kept from the caller or generated), a trace span that adopts the
-//! caller's W3C trace context and logs one JSON line per response, the request
-//! metrics, and panic containment (a panic becomes a 500 problem, not a dropped
-//! connection). The probe and metrics endpoints sit outside the stack: a
-//! scraper or kubelet polling every few seconds would drown the access log.
+//! The request stack every service wraps its router in: a request id (kept
+//! from the caller or generated, echoed on the response), a trace span that
+//! adopts the caller's W3C trace context and logs one JSON line per response,
+//! the request metrics, and panic containment (a panic becomes a 500 problem,
+//! not a dropped connection). The probe and metrics endpoints sit outside the
+//! stack: a scraper or kubelet polling every few seconds would drown the
+//! access log.
+//!
+//! One layer doing the four in one future, rather than four tower-http
+//! layers: each layer moved the request and response through its own future
+//! and wrapper types, which on the gateway's hot path cost more than the work
+//! itself (docs/benchmarks.md).
 
-use std::time::Duration;
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderName, StatusCode};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
-use tracing::Span;
+use axum::routing::future::RouteFuture;
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Either};
+use http::{HeaderName, HeaderValue, StatusCode};
+use tower::Layer as _;
+use tracing::{Instrument as _, Span};
 
 use crate::health::{self, Readiness};
+use crate::http_metrics::{self, Route};
 use crate::problem::Problem;
-use crate::{http_metrics, trace_context};
+use crate::trace_context;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -27,44 +38,174 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Router {
     // Install the recorder before the first request records anything.
     http_metrics::handle();
-    // One composed layer: each `Router::layer` call would box the stack once more.
-    let stack = tower::ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .map_request(|mut req: Request| {
-            trace_context::attach(&mut req);
-            req
-        })
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(move |req: &Request| request_span(service, req))
-                .on_request(())
-                // The status goes on the event: recording it on the span would
-                // make the JSON layer re-serialize every span field (measured: 5 %).
-                .on_response(|res: &Response, latency: Duration, _span: &Span| {
-                    tracing::info!(
-                        status = res.status().as_u16(),
-                        latency_ms = latency.as_secs_f64() * 1e3,
-                        "request finished"
-                    );
-                })
-                .on_failure(()),
-        )
-        .layer(http_metrics::RecordLayer::new(service))
-        .map_response(IntoResponse::into_response)
-        .layer(CatchPanicLayer::custom(|_| {
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, None).into_response()
-        }));
-    let app = router.layer(stack);
-    health::router(readiness).merge(app)
+    health::router(readiness).merge(router.layer(RequestLayer { service }))
 }
 
-fn request_span(service: &'static str, req: &Request) -> Span {
-    let request_id = req
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+/// Wraps `service`, which answers every path itself (the gateway), in the
+/// shared stack, with `/healthz`, `/readyz` and `/metrics` in front. No axum
+/// `Router` on the way: its routing, boxing and cloning per request showed in
+/// the gateway's profile (docs/benchmarks.md).
+pub fn wrap_service<S>(service: S, name: &'static str, readiness: Readiness) -> Wrapped<S> {
+    http_metrics::handle();
+    Wrapped {
+        probes: health::router(readiness),
+        service: RequestLayer { service: name }.layer(service),
+    }
+}
+
+/// What [`wrap_service`] returns.
+#[derive(Clone)]
+pub struct Wrapped<S> {
+    probes: Router,
+    service: RequestService<S>,
+}
+
+impl<S> tower::Service<Request> for Wrapped<S>
+where
+    RequestService<S>: tower::Service<
+            Request,
+            Response = Response,
+            Error = Infallible,
+            Future = BoxFuture<'static, Result<Response, Infallible>>,
+        >,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<RouteFuture<Infallible>, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The probes' router is always ready.
+        self.service.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if health::is_probe(request.uri().path()) {
+            Either::Left(self.probes.call(request))
+        } else {
+            Either::Right(self.service.call(request))
+        }
+    }
+}
+
+/// The stack as a tower layer (applied to each route by [`wrap`]).
+#[derive(Clone, Copy)]
+pub struct RequestLayer {
+    service: &'static str,
+}
+
+impl<S> tower::Layer<S> for RequestLayer {
+    type Service = RequestService<S>;
+
+    fn layer(&self, inner: S) -> RequestService<S> {
+        RequestService {
+            inner,
+            service: self.service,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RequestService<S> {
+    inner: S,
+    service: &'static str,
+}
+
+impl<S> tower::Service<Request> for RequestService<S>
+where
+    S: tower::Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Error: std::fmt::Display + Send,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Not ready is all a service may say here; an error shows on the call.
+        match self.inner.poll_ready(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let start = Instant::now();
+        let service = self.service;
+        let request_id = request_id(&mut request);
+        trace_context::attach(&mut request);
+        let span = request_span(service, &request, &request_id);
+        let method = http_metrics::method_label(request.method());
+        let matched = request.extensions().get::<MatchedPath>().cloned();
+        // The clone is the one left ready for the next call (tower's contract).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let called =
+            span.in_scope(|| std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request))));
+        Box::pin(
+            async move {
+                let outcome = match called {
+                    Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
+                    Err(panic) => Err(panic),
+                };
+                let failure = match outcome {
+                    Ok(Ok(response)) => Ok(response),
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(_) => Err("request handler panicked".to_owned()),
+                };
+                let mut response = failure.unwrap_or_else(|error| {
+                    tracing::error!(%error, "request failed");
+                    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, None)
+                        .with_request_id(request_id.to_str().ok())
+                        .into_response()
+                });
+                let elapsed = start.elapsed();
+                let status = response.status();
+                // The status goes on the event: recording it on the span would
+                // make the JSON layer re-serialize every span field (measured: 5 %).
+                tracing::info!(
+                    status = status.as_u16(),
+                    latency_ms = elapsed.as_secs_f64() * 1e3,
+                    "request finished"
+                );
+                let route = match (
+                    &matched,
+                    response.extensions().get::<http_metrics::RouteLabel>(),
+                ) {
+                    (Some(path), _) => Route::Matched(path.as_str()),
+                    (None, Some(label)) => Route::Named(label.0),
+                    (None, None) => Route::Named("unmatched"),
+                };
+                http_metrics::record(service, method, route, status, elapsed);
+                response
+                    .headers_mut()
+                    .entry(REQUEST_ID)
+                    .or_insert(request_id);
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// The caller's request id when it sent a usable one, else a new one (a
+/// UUID v4); either way set on the request for the handlers and the hops
+/// behind, and returned for the response.
+fn request_id(request: &mut Request) -> HeaderValue {
+    if let Some(id) = request.headers().get(&REQUEST_ID)
+        && !id.is_empty()
+        && id.to_str().is_ok()
+    {
+        return id.clone();
+    }
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let id = HeaderValue::from_str(uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer))
+        .unwrap_or_else(|_| HeaderValue::from_static("-"));
+    request.headers_mut().insert(REQUEST_ID, id.clone());
+    id
+}
+
+fn request_span(service: &'static str, req: &Request, request_id: &HeaderValue) -> Span {
+    let request_id = request_id.to_str().unwrap_or_default();
     // The path only: query strings may carry things that do not belong in logs.
     // Fields are set at creation: each later `record` re-serializes the span's JSON.
     let local_trace_id = trace_context::local_trace_id(req.extensions());
@@ -82,4 +223,114 @@ fn request_span(service: &'static str, req: &Request) -> Span {
         span.record("trace_id", trace_id);
     }
     span
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    fn app(service: &'static str) -> Router {
+        let routes = Router::new()
+            .route("/items/{id}", get(|| async { "ok" }))
+            .route(
+                "/boom",
+                get(|| async {
+                    if true {
+                        panic!("handler bug");
+                    }
+                    "unreachable"
+                }),
+            );
+        wrap(routes, service, Readiness::new())
+    }
+
+    async fn call(request: http::Request<axum::body::Body>) -> Response {
+        call_service("stack-test", request).await
+    }
+
+    /// Through the stack of `service` (its own metric series).
+    async fn call_service(
+        service: &'static str,
+        request: http::Request<axum::body::Body>,
+    ) -> Response {
+        match app(service).oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
+    fn get_request(path: &str) -> http::request::Builder {
+        http::Request::get(path)
+    }
+
+    #[tokio::test]
+    async fn a_caller_request_id_is_echoed_and_a_missing_one_generated() {
+        let response = call(
+            get_request("/items/1")
+                .header(REQUEST_ID, "req-from-caller")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[REQUEST_ID], "req-from-caller");
+
+        let response = call(
+            get_request("/items/2")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let generated = response.headers()[REQUEST_ID].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_request_id() {
+        let response = call(
+            get_request("/boom")
+                .header(REQUEST_ID, "req-boom")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[REQUEST_ID], "req-boom");
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["status"], 500);
+        assert_eq!(problem["request_id"], "req-boom");
+    }
+
+    #[tokio::test]
+    async fn requests_are_counted_by_route_template_and_status() {
+        for id in ["7", "8"] {
+            let path = format!("/items/{id}");
+            call_service(
+                "stack-metrics",
+                get_request(&path).body(axum::body::Body::empty()).unwrap(),
+            )
+            .await;
+        }
+        call_service(
+            "stack-metrics",
+            get_request("/boom")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let text = http_metrics::render();
+        assert!(
+            text.contains(r#"http_requests_total{service="stack-metrics",method="GET",route="/items/{id}",status="200"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"http_requests_total{service="stack-metrics",method="GET",route="/boom",status="500"} 1"#),
+            "{text}"
+        );
+    }
 }
