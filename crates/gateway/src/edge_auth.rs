@@ -24,9 +24,9 @@ struct Checker {
     deny: DenyList,
 }
 
-/// The verified subject, for per-user rate limits downstream.
+/// The verified claims, for per-user rate limits downstream.
 #[derive(Debug, Clone)]
-pub struct Subject(pub String);
+pub struct Subject(pub std::sync::Arc<tokens::AccessClaims>);
 
 impl EdgeAuth {
     pub fn new(verifier: Verifier, keys: RemoteKeys, deny: DenyList) -> Self {
@@ -77,7 +77,7 @@ pub async fn check(edge: &EdgeAuth, request: &mut Parts) -> Result<(), Response>
     let edge = &edge.inner;
     // Only Token/Bearer credentials are ours to check; Basic (service clients) passes through.
     let token = match tokens::from_authorization(&request.headers) {
-        Ok(Some(token)) => Some(token.to_owned()),
+        Ok(Some(token)) => Some(token),
         Ok(None) | Err(_) => None,
     };
     let Some(token) = token else {
@@ -86,9 +86,9 @@ pub async fn check(edge: &EdgeAuth, request: &mut Parts) -> Result<(), Response>
         }
         return Ok(());
     };
-    let verified = match edge.verifier.verify(&token) {
+    let verified = match edge.verifier.verify(token) {
         Err(TokenError::UnknownKey) if edge.keys.refresh_for_unknown_kid().await => {
-            edge.verifier.verify(&token)
+            edge.verifier.verify(token)
         }
         other => other,
     };
@@ -118,7 +118,7 @@ pub async fn check(edge: &EdgeAuth, request: &mut Parts) -> Result<(), Response>
             );
         }
     }
-    request.extensions.insert(Subject(claims.sub.clone()));
+    request.extensions.insert(Subject(claims));
     Ok(())
 }
 

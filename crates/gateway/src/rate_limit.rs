@@ -19,6 +19,7 @@ use http::{Method, StatusCode};
 use ipnet::IpNet;
 use platform::problem::Problem;
 use platform::redis::Redis;
+use platform::tokens::AccessClaims;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Rate, RateLimitConfig};
@@ -40,8 +41,49 @@ redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
 return 0
 ";
 
+/// What a limit counts by. In-process, the limiter's table is keyed by it as
+/// it is (no string made per request); in Redis, by its text.
+#[derive(Clone, Debug)]
+enum Key {
+    /// The client's address; `None` when it cannot be told (all such share one budget).
+    Ip(Option<IpAddr>),
+    /// The verified subject (`sub`) of the request's token.
+    Subject(Arc<AccessClaims>),
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Key::Ip(a), Key::Ip(b)) => a == b,
+            (Key::Subject(a), Key::Subject(b)) => a.sub == b.sub,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Key {}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Key::Ip(ip) => ip.hash(state),
+            Key::Subject(claims) => claims.sub.hash(state),
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Ip(Some(ip)) => ip.fmt(f),
+            Key::Ip(None) => f.write_str("unknown"),
+            Key::Subject(claims) => f.write_str(&claims.sub),
+        }
+    }
+}
+
 enum Backend {
-    Local(Arc<DefaultKeyedRateLimiter<String>>),
+    Local(Arc<DefaultKeyedRateLimiter<Key>>),
     Redis(Redis),
 }
 
@@ -88,10 +130,10 @@ impl Limiter {
     }
 
     /// `Err(wait)` when `key` is over its rate.
-    async fn check(&self, key: &str) -> Result<(), Duration> {
+    async fn check(&self, key: &Key) -> Result<(), Duration> {
         match &self.backend {
             Backend::Local(limiter) => limiter
-                .check_key(&key.to_owned())
+                .check_key(key)
                 .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
             Backend::Redis(redis) => {
                 let interval_us = 1_000_000 / u64::from(self.rate.per_second.max(1));
@@ -186,12 +228,11 @@ pub async fn by_client(limits: &RateLimits, request: &Parts) -> Result<(), Respo
     let Some(limits) = limits.inner.as_deref() else {
         return Ok(());
     };
-    let ip: Option<IpAddr> = platform::client_ip::resolve(
+    let key = Key::Ip(platform::client_ip::resolve(
         &request.extensions,
         &request.headers,
         &limits.trusted_proxies,
-    );
-    let key = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    ));
     let credentials = is_credentials_route(&request.method, request.uri.path());
     if let Err(wait) = limits.per_ip.check(&key).await {
         return Err(too_many(wait, limits.per_ip.name));
@@ -204,9 +245,12 @@ pub async fn by_client(limits: &RateLimits, request: &Parts) -> Result<(), Respo
 
 /// After the token check: per authenticated subject.
 pub async fn by_subject(limits: &RateLimits, request: &Parts) -> Result<(), Response> {
-    let subject = request.extensions.get::<Subject>().map(|s| s.0.clone());
-    if let (Some(limits), Some(sub)) = (limits.inner.as_deref(), subject)
-        && let Err(wait) = limits.per_subject.check(&sub).await
+    let subject = request.extensions.get::<Subject>();
+    if let (Some(limits), Some(Subject(claims))) = (limits.inner.as_deref(), subject)
+        && let Err(wait) = limits
+            .per_subject
+            .check(&Key::Subject(claims.clone()))
+            .await
     {
         return Err(too_many(wait, limits.per_subject.name));
     }

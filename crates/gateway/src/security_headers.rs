@@ -11,26 +11,29 @@ use http::header::{
 const CSP: &str = "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; \
                    script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
-const FIXED: [(HeaderName, &str); 6] = [
-    (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    (REFERRER_POLICY, "strict-origin-when-cross-origin"),
-    (X_FRAME_OPTIONS, "DENY"),
-    (CONTENT_SECURITY_POLICY, CSP),
+/// Built once (a `HeaderValue` checks every byte of its text when made).
+static FIXED: [(HeaderName, HeaderValue); 6] = [
+    (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    (
+        REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    ),
+    (X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
     (
         HeaderName::from_static("cross-origin-opener-policy"),
-        "same-origin",
+        HeaderValue::from_static("same-origin"),
     ),
     (
         HeaderName::from_static("permissions-policy"),
-        "camera=(), microphone=(), geolocation=()",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
     ),
 ];
 
 pub fn add(headers: &mut HeaderMap, tls: bool) {
+    headers.reserve(FIXED.len() + 1);
     for (name, value) in &FIXED {
-        if !headers.contains_key(name) {
-            headers.insert(name.clone(), HeaderValue::from_static(value));
-        }
+        headers.entry(name).or_insert_with(|| value.clone());
     }
     if tls {
         headers.insert(

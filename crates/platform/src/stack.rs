@@ -212,8 +212,8 @@ fn request_span(service: &'static str, req: &Request, request_id: &HeaderValue) 
     let span = tracing::info_span!(
         "request",
         service,
-        method = %req.method(),
-        path = %req.uri().path(),
+        method = req.method().as_str(),
+        path = req.uri().path(),
         request_id,
         trace_id = local_trace_id.as_deref(),
     );

@@ -169,15 +169,10 @@ pub async fn inspect(waf: &Waf, request: Request) -> Result<Request, Response> {
         request.headers(),
         &waf.inner.trusted_proxies,
     );
-    let request_id = request
-        .headers()
-        .get(platform::stack::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let (parts, body) = request.into_parts();
     if waf.inspect_head(&parts, client).is_some() {
         crate::limits::linger(body);
-        return Err(forbidden(request_id.as_deref()));
+        return Err(forbidden(&parts.headers));
     }
     if waf.is_allowed(client) || http_body::Body::is_end_stream(&body) {
         return Ok(Request::from_parts(parts, body));
@@ -216,7 +211,7 @@ pub async fn inspect(waf: &Waf, request: Request) -> Result<Request, Response> {
         }
     };
     if body_blocked(waf, content_type, &bytes).await {
-        return Err(forbidden(request_id.as_deref()));
+        return Err(forbidden(&parts.headers));
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
@@ -253,7 +248,11 @@ fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-fn forbidden(request_id: Option<&str>) -> Response {
+/// The 403, with the request's id (set by the request stack) to quote to support.
+fn forbidden(headers: &http::HeaderMap) -> Response {
+    let request_id = headers
+        .get(platform::stack::REQUEST_ID)
+        .and_then(|v| v.to_str().ok());
     Problem::new(
         StatusCode::FORBIDDEN,
         Some("The request was blocked by the web application firewall.".to_owned()),
