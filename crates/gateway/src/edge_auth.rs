@@ -87,7 +87,8 @@ pub async fn check(edge: &EdgeAuth, request: &mut Parts) -> Result<(), Response>
         return Ok(());
     };
     let verified = match edge.verifier.verify(token) {
-        Err(TokenError::UnknownKey) if edge.keys.refresh_for_unknown_kid().await => {
+        // Boxed, as rare: the refresh's HTTP call would otherwise size every check's future.
+        Err(TokenError::UnknownKey) if Box::pin(edge.keys.refresh_for_unknown_kid()).await => {
             edge.verifier.verify(token)
         }
         other => other,

@@ -29,7 +29,15 @@ pub async fn handle(gateway: &Gateway, request: Request) -> Response {
             Problem::new(StatusCode::NOT_FOUND, Some("no such API route".to_owned()))
                 .into_response()
         }
-        Route::Static => static_files::serve(gateway.inner.static_dir.as_deref(), request).await,
+        // Boxed: file serving's future is the largest branch here, and every
+        // proxied request would otherwise carry (and copy) it.
+        Route::Static => {
+            Box::pin(static_files::serve(
+                gateway.inner.static_dir.as_deref(),
+                request,
+            ))
+            .await
+        }
     }
 }
 

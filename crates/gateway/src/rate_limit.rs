@@ -135,28 +135,32 @@ impl Limiter {
             Backend::Local(limiter) => limiter
                 .check_key(key)
                 .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
-            Backend::Redis(redis) => {
-                let interval_us = 1_000_000 / u64::from(self.rate.per_second.max(1));
-                let result: Result<i64, _> = redis
-                    .client()
-                    .eval(
-                        GCRA,
-                        vec![redis.key(&format!("ratelimit:{}:{key}", self.name))],
-                        vec![interval_us.to_string(), self.rate.burst.max(1).to_string()],
-                    )
-                    .await;
-                match result {
-                    Ok(0) => Ok(()),
-                    Ok(wait_us) => Err(Duration::from_micros(
-                        u64::try_from(wait_us).unwrap_or(1_000_000),
-                    )),
-                    Err(e) => {
-                        // Failing open keeps the platform up when Redis is not; the
-                        // services' own defences (lockout, verification) still apply.
-                        tracing::warn!(error = %e, limiter = self.name, "rate limit check failed; allowing");
-                        Ok(())
-                    }
-                }
+            // Boxed: a Redis call's future is kilobytes, and an async fn is as
+            // large as its largest branch; in-process checks would carry it too.
+            Backend::Redis(redis) => Box::pin(self.check_in_redis(redis, key)).await,
+        }
+    }
+
+    async fn check_in_redis(&self, redis: &Redis, key: &Key) -> Result<(), Duration> {
+        let interval_us = 1_000_000 / u64::from(self.rate.per_second.max(1));
+        let result: Result<i64, _> = redis
+            .client()
+            .eval(
+                GCRA,
+                vec![redis.key(&format!("ratelimit:{}:{key}", self.name))],
+                vec![interval_us.to_string(), self.rate.burst.max(1).to_string()],
+            )
+            .await;
+        match result {
+            Ok(0) => Ok(()),
+            Ok(wait_us) => Err(Duration::from_micros(
+                u64::try_from(wait_us).unwrap_or(1_000_000),
+            )),
+            Err(e) => {
+                // Failing open keeps the platform up when Redis is not; the
+                // services' own defences (lockout, verification) still apply.
+                tracing::warn!(error = %e, limiter = self.name, "rate limit check failed; allowing");
+                Ok(())
             }
         }
     }

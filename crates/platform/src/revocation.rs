@@ -76,20 +76,25 @@ impl DenyList {
         match self {
             Self::InProcess { sessions, tokens } => Ok(sessions.contains_key(claims.sid.as_str())
                 || tokens.contains_key(claims.jti.as_str())),
-            Self::Redis(redis) => {
-                let keys = [
-                    redis.key(&format!("deny:s:{}", claims.sid)),
-                    redis.key(&format!("deny:t:{}", claims.jti)),
-                ];
-                let found: i64 = redis
-                    .client()
-                    .exists(keys.to_vec())
-                    .await
-                    .map_err(|e| Unavailable(e.to_string()))?;
-                Ok(found > 0)
-            }
+            // Boxed: a Redis call's future is kilobytes, and an async fn is as
+            // large as its largest branch, so every check would carry (and
+            // copy) it, even on the in-process list.
+            Self::Redis(redis) => Box::pin(redis_is_revoked(redis, claims)).await,
         }
     }
+}
+
+async fn redis_is_revoked(redis: &Redis, claims: &AccessClaims) -> Result<bool, Unavailable> {
+    let keys = [
+        redis.key(&format!("deny:s:{}", claims.sid)),
+        redis.key(&format!("deny:t:{}", claims.jti)),
+    ];
+    let found: i64 = redis
+        .client()
+        .exists(keys.to_vec())
+        .await
+        .map_err(|e| Unavailable(e.to_string()))?;
+    Ok(found > 0)
 }
 
 async fn set(redis: &Redis, key: &str, ttl: Duration) -> Result<(), Unavailable> {

@@ -177,6 +177,13 @@ pub async fn inspect(waf: &Waf, request: Request) -> Result<Request, Response> {
     if waf.is_allowed(client) || http_body::Body::is_end_stream(&body) {
         return Ok(Request::from_parts(parts, body));
     }
+    // Boxed: reading a body is the large part of this future, and bodiless
+    // requests (most of them) would otherwise carry and copy it too.
+    Box::pin(inspect_body(waf, parts, body)).await
+}
+
+/// Reads the body (within the size and time limits) and inspects it.
+async fn inspect_body(waf: &Waf, parts: Parts, body: Body) -> Result<Request, Response> {
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -249,7 +256,7 @@ fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// The 403, with the request's id (set by the request stack) to quote to support.
-fn forbidden(headers: &http::HeaderMap) -> Response {
+fn forbidden(headers: &HeaderMap) -> Response {
     let request_id = headers
         .get(platform::stack::REQUEST_ID)
         .and_then(|v| v.to_str().ok());
