@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Running, command, free_port};
+use common::{Running, command};
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -16,7 +16,7 @@ const GUESS: &str = "Guess-Number-Seven";
 #[tokio::test]
 async fn a_login_flood_locks_the_account_audits_it_and_logs_no_password() {
     let tmp = tempfile::tempdir().unwrap();
-    let platform = Running::up(tmp.path(), free_port(), &[]).await;
+    let platform = Running::up(tmp.path(), 0, &[]).await;
     let client = reqwest::Client::new();
     let registered = client
         .post(format!("{}/api/users", platform.url))
@@ -86,7 +86,7 @@ async fn a_login_flood_locks_the_account_audits_it_and_logs_no_password() {
 #[tokio::test]
 async fn keys_rotate_reaches_the_running_platform_without_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let platform = Running::up(tmp.path(), free_port(), &[]).await;
+    let platform = Running::up(tmp.path(), 0, &[]).await;
     let client = reqwest::Client::new();
     let registered: Value = client
         .post(format!("{}/api/users", platform.url))

@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::{Running, free_port, register};
+use common::{Running, register};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn bad_input_names_the_field_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let platform = Running::up(dir.path(), free_port(), &[]).await;
+    let platform = Running::up(dir.path(), 0, &[]).await;
     let url = &platform.url;
     let client = reqwest::Client::new();
     let token = register(&client, url, "strict").await;
@@ -93,7 +93,7 @@ async fn introspection_mode_asks_auth_for_every_token() {
     let dir = tempfile::tempdir().unwrap();
     let platform = Running::up(
         dir.path(),
-        free_port(),
+        0,
         &[("CLOUDSEC_BUSINESS__TOKEN_VALIDATION", "introspect")],
     )
     .await;

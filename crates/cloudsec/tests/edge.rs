@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn protocol_limits_and_security_headers() {
     let dir = tempfile::tempdir().unwrap();
-    let platform = Running::up(dir.path(), free_port(), &[]).await;
+    let platform = Running::up(dir.path(), 0, &[]).await;
     let url = &platform.url;
     let client = reqwest::Client::new();
 
@@ -76,7 +76,7 @@ async fn protocol_limits_and_security_headers() {
 #[tokio::test]
 async fn a_burst_of_wrong_password_logins_from_one_ip_gets_429() {
     let dir = tempfile::tempdir().unwrap();
-    let platform = Running::up(dir.path(), free_port(), &[]).await;
+    let platform = Running::up(dir.path(), 0, &[]).await;
     let client = reqwest::Client::new();
     let mut statuses = Vec::new();
     let mut retry_after = None;
@@ -250,7 +250,7 @@ async fn cors_answers_only_the_configured_origins() {
     let dir = tempfile::tempdir().unwrap();
     let platform = Running::up(
         dir.path(),
-        free_port(),
+        0,
         &[(
             "CLOUDSEC_GATEWAY__CORS__ALLOWED_ORIGINS",
             r#"["https://app.example.com"]"#,

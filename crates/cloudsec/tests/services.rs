@@ -132,7 +132,7 @@ async fn reads_keep_working_from_cached_profiles_while_auth_is_down() {
 async fn logout_reaches_the_business_service_through_the_gateway_within_a_second() {
     // One process, in-process deny-list shared by auth and business.
     let dir = tempfile::tempdir().unwrap();
-    let platform = Running::up(dir.path(), free_port(), &[]).await;
+    let platform = Running::up(dir.path(), 0, &[]).await;
     let url = &platform.url;
     let client = reqwest::Client::new();
     let token = register(&client, url, "leaver").await;

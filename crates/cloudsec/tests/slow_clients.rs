@@ -32,7 +32,7 @@ async fn slow_heads_and_bodies_are_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let platform = Running::up(
         dir.path(),
-        free_port(),
+        0,
         &[
             ("CLOUDSEC_GATEWAY__LIMITS__HEADER_READ_TIMEOUT_MS", "500"),
             ("CLOUDSEC_GATEWAY__LIMITS__BODY_READ_TIMEOUT_MS", "500"),

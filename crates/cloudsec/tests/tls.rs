@@ -95,7 +95,7 @@ async fn https_with_a_self_signed_certificate() {
     // The certificate is generated once and reused on restart.
     let cert = std::fs::read(dir.path().join("gateway-cert.pem")).unwrap();
     drop(platform);
-    let again = Running::up(dir.path(), free_port(), &[SELF_SIGNED]).await;
+    let again = Running::up(dir.path(), 0, &[SELF_SIGNED]).await;
     assert_eq!(
         std::fs::read(dir.path().join("gateway-cert.pem")).unwrap(),
         cert
@@ -116,7 +116,7 @@ async fn https_with_a_self_signed_certificate() {
 async fn certificate_files_from_configuration() {
     // Any PEM pair works; the one `self_signed` generated is at hand.
     let first = tempfile::tempdir().unwrap();
-    let generated = Running::up(first.path(), free_port(), &[SELF_SIGNED]).await;
+    let generated = Running::up(first.path(), 0, &[SELF_SIGNED]).await;
     drop(generated);
     let secrets = first.path().join("secrets");
     let stored = std::fs::read_to_string(secrets.join("gateway-tls-self-signed")).unwrap();
@@ -132,7 +132,7 @@ async fn certificate_files_from_configuration() {
     std::fs::copy(&cert, dir.path().join("gateway-cert.pem")).unwrap();
     let platform = Running::up(
         dir.path(),
-        free_port(),
+        0,
         &[
             ("CLOUDSEC_GATEWAY__TLS__CERT_FILE", cert.to_str().unwrap()),
             ("CLOUDSEC_GATEWAY__TLS__KEY_FILE", key.to_str().unwrap()),

@@ -94,7 +94,7 @@ async fn a_second_start_reuses_the_data_dir() {
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("data");
     let client = reqwest::Client::new();
-    let mut first = Running::up(&data_dir, free_port(), &[]).await;
+    let mut first = Running::up(&data_dir, 0, &[]).await;
     let registered = client
         .post(format!("{}/api/users", first.url))
         .json(&json!({"user": {"username": "keeper", "email": "keeper@example.com", "password": "kept across restarts"}}))
@@ -123,7 +123,7 @@ async fn a_second_start_reuses_the_data_dir() {
         |p: &std::path::Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let first_inode = ino(&data_dir.join("auth.db"));
 
-    let mut second = Running::up(&data_dir, free_port(), &[]).await;
+    let mut second = Running::up(&data_dir, 0, &[]).await;
     // Same database file, opened again rather than recreated.
     assert_eq!(ino(&data_dir.join("auth.db")), first_inode);
     // Same users and the same keys: the old token still verifies, the password still works.
@@ -186,7 +186,7 @@ async fn sigterm_drains_in_flight_requests_and_exits_zero() {
     let tmp = tempfile::tempdir().unwrap();
     let mut platform = Running::up(
         tmp.path(),
-        free_port(),
+        0,
         &[("CLOUDSEC_GATEWAY__UPSTREAMS__BUSINESS", &upstream)],
     )
     .await;
@@ -237,7 +237,7 @@ async fn trace_context_and_request_id_cross_the_gateway_and_reach_the_logs() {
     let tmp = tempfile::tempdir().unwrap();
     let platform = Running::up(
         tmp.path(),
-        free_port(),
+        0,
         &[("CLOUDSEC_GATEWAY__UPSTREAMS__BUSINESS", &upstream)],
     )
     .await;
@@ -309,7 +309,7 @@ async fn traces_are_exported_over_otlp_when_an_endpoint_is_set() {
     let tmp = tempfile::tempdir().unwrap();
     let mut platform = Running::up(
         tmp.path(),
-        free_port(),
+        0,
         &[("CLOUDSEC_TELEMETRY__OTLP_ENDPOINT", &endpoint)],
     )
     .await;

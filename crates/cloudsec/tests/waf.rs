@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Running, free_port, register};
+use common::{Running, register};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -122,7 +122,7 @@ async fn the_corpus_through_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let platform = Running::up(
         dir.path(),
-        free_port(),
+        0,
         &[("CLOUDSEC_GATEWAY__RATE_LIMIT__ENABLED", "false")],
     )
     .await;
@@ -261,7 +261,7 @@ async fn the_corpus_through_the_gateway() {
 #[tokio::test]
 async fn protocol_anomalies_on_the_wire_never_reach_a_service() {
     let dir = tempfile::tempdir().unwrap();
-    let platform = Running::up(dir.path(), free_port(), &[]).await;
+    let platform = Running::up(dir.path(), 0, &[]).await;
     let url = &platform.url;
     // Content-Length and Transfer-Encoding together: hyper's parser already
     // drops the length, reads the chunked body and closes the connection
@@ -310,7 +310,7 @@ async fn count_mode_and_the_ip_deny_list() {
     let dir = tempfile::tempdir().unwrap();
     let counting = Running::up(
         dir.path(),
-        free_port(),
+        0,
         &[("CLOUDSEC_GATEWAY__WAF__MODES__XSS", "count")],
     )
     .await;
@@ -329,7 +329,7 @@ async fn count_mode_and_the_ip_deny_list() {
     let dir = tempfile::tempdir().unwrap();
     let denied = Running::up(
         dir.path(),
-        free_port(),
+        0,
         &[("CLOUDSEC_GATEWAY__WAF__DENY_IPS", "[\"127.0.0.0/8\"]")],
     )
     .await;

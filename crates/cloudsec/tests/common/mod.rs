@@ -45,7 +45,9 @@ pub struct Running {
 
 impl Running {
     /// Runs `cloudsec up --data-dir DIR --port PORT` with `env`, and waits
-    /// until the printed URL answers `/healthz`.
+    /// until the printed URL answers `/healthz`. Port 0 takes any free port:
+    /// a port found free beforehand can be taken by another test's process
+    /// before this one binds it.
     pub async fn up(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Self {
         let port = port.to_string();
         let dir = data_dir.to_str().unwrap();
