@@ -6,7 +6,7 @@
 //! stack: a scraper or kubelet polling every few seconds would drown the
 //! access log.
 //!
-//! One layer doing the four in one future, rather than four tower-http
+//! One layer doing the four in one future, rather than a stack of tower-http
 //! layers: each layer moved the request and response through its own future
 //! and wrapper types, which on the gateway's hot path cost more than the work
 //! itself (docs/benchmarks.md).
