@@ -12,13 +12,25 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cloudsec");
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago, for a process started next. It is
+/// picked below the kernel's ephemeral range: a port from that range (what
+/// binding port 0 gives) can be handed to another process's port-0 listener
+/// or outgoing connection before ours binds it, which made tests flaky.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, RandomState};
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(10_001));
+    for _ in 0..1000 {
+        let random = RandomState::new().hash_one(std::time::Instant::now());
+        let port = low + u16::try_from(random % u64::from(high - low)).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below {high}");
 }
 
 /// A `cloudsec` command with no inherited `CLOUDSEC_*` variables.
