@@ -219,18 +219,22 @@ impl tower::Service<axum::extract::Request> for Edge {
     }
 
     fn call(&mut self, request: axum::extract::Request) -> Self::Future {
-        let gateway = self.0.clone();
-        Box::pin(async move { Ok(handle(&gateway, request).await) })
+        // The handler's own future, boxed as it is: a wrapping `async` block
+        // would copy its kilobytes once more when first polled.
+        Box::pin(handle(self.0.clone(), request))
     }
 }
 
-async fn handle(gateway: &State, request: axum::extract::Request) -> axum::response::Response {
+async fn handle(
+    gateway: State,
+    request: axum::extract::Request,
+) -> Result<axum::response::Response, std::convert::Infallible> {
     let mut response = match admit(&gateway.inner, request).await {
-        Ok(request) => proxy::handle(gateway, request).await,
+        Ok(request) => proxy::handle(&gateway, request).await,
         Err(refusal) => refusal,
     };
     security_headers::add(response.headers_mut(), gateway.inner.tls);
-    response
+    Ok(response)
 }
 
 /// The edge checks, in order; each is its own module. (One function rather
