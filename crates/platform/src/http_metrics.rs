@@ -106,37 +106,44 @@ pub fn record(
     let seconds = elapsed.as_secs_f64();
     let recorded = SERIES.try_with(|series| {
         let mut series = series.borrow_mut();
-        if !series.contains_key(route.as_str()) {
-            series.insert(route.as_str().into(), Vec::new());
-        }
-        let Some(for_route) = series.get_mut(route.as_str()) else {
-            return;
-        };
-        if let Some(known) = for_route
-            .iter()
-            .find(|s| s.status == status && s.method == method && s.service == service)
-        {
-            known.requests.increment(1);
-            known.duration.record(seconds);
+        let known = series.get(route.as_str()).and_then(|list| {
+            list.iter()
+                .find(|s| s.status == status && s.method == method && s.service == service)
+        });
+        if let Some(known) = known {
+            known.observe(seconds);
             return;
         }
+        let new = Series::register(service, method, route, status);
+        new.observe(seconds);
+        series.entry(route.as_str().into()).or_default().push(new);
+    });
+    // Only while the thread is being torn down: record without the cache.
+    if recorded.is_err() {
+        Series::register(service, method, route, status).observe(seconds);
+    }
+}
+
+impl Series {
+    fn register(
+        service: &'static str,
+        method: &'static str,
+        route: Route<'_>,
+        status: StatusCode,
+    ) -> Self {
         let labels = labels(service, method, route, status);
-        let known = Series {
+        Self {
             service,
             method,
             status,
             requests: metrics::counter!(REQUESTS_TOTAL, &labels),
             duration: metrics::histogram!(REQUEST_DURATION, &labels),
-        };
-        known.requests.increment(1);
-        known.duration.record(seconds);
-        for_route.push(known);
-    });
-    // Only while the thread is being torn down: record without the cache.
-    if recorded.is_err() {
-        let labels = labels(service, method, route, status);
-        metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
-        metrics::histogram!(REQUEST_DURATION, &labels).record(seconds);
+        }
+    }
+
+    fn observe(&self, seconds: f64) {
+        self.requests.increment(1);
+        self.duration.record(seconds);
     }
 }
 

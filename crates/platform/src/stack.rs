@@ -246,56 +246,34 @@ mod tests {
         wrap(routes, service, Readiness::new())
     }
 
-    async fn call(request: http::Request<axum::body::Body>) -> Response {
-        call_service("stack-test", request).await
-    }
-
-    /// Through the stack of `service` (its own metric series).
-    async fn call_service(
-        service: &'static str,
-        request: http::Request<axum::body::Body>,
-    ) -> Response {
+    /// `GET path` through the stack of `service` (its own metric series),
+    /// with `request_id` as the caller's id when given.
+    async fn get_path(service: &'static str, path: &str, request_id: Option<&str>) -> Response {
+        let mut request = http::Request::get(path);
+        if let Some(id) = request_id {
+            request = request.header(REQUEST_ID, id);
+        }
+        let request = request.body(axum::body::Body::empty()).unwrap();
         match app(service).oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
         }
     }
 
-    fn get_request(path: &str) -> http::request::Builder {
-        http::Request::get(path)
-    }
-
     #[tokio::test]
     async fn a_caller_request_id_is_echoed_and_a_missing_one_generated() {
-        let response = call(
-            get_request("/items/1")
-                .header(REQUEST_ID, "req-from-caller")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let response = get_path("stack-test", "/items/1", Some("req-from-caller")).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[REQUEST_ID], "req-from-caller");
 
-        let response = call(
-            get_request("/items/2")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let response = get_path("stack-test", "/items/2", None).await;
         let generated = response.headers()[REQUEST_ID].to_str().unwrap();
         assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
     }
 
     #[tokio::test]
     async fn a_panicking_handler_answers_500_with_the_request_id() {
-        let response = call(
-            get_request("/boom")
-                .header(REQUEST_ID, "req-boom")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let response = get_path("stack-test", "/boom", Some("req-boom")).await;
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(response.headers()[REQUEST_ID], "req-boom");
         let body = axum::body::to_bytes(response.into_body(), 4096)
@@ -308,21 +286,9 @@ mod tests {
 
     #[tokio::test]
     async fn requests_are_counted_by_route_template_and_status() {
-        for id in ["7", "8"] {
-            let path = format!("/items/{id}");
-            call_service(
-                "stack-metrics",
-                get_request(&path).body(axum::body::Body::empty()).unwrap(),
-            )
-            .await;
+        for path in ["/items/7", "/items/8", "/boom"] {
+            get_path("stack-metrics", path, None).await;
         }
-        call_service(
-            "stack-metrics",
-            get_request("/boom")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
         let text = http_metrics::render();
         assert!(
             text.contains(r#"http_requests_total{service="stack-metrics",method="GET",route="/items/{id}",status="200"} 2"#),
