@@ -282,6 +282,32 @@ async fn trace_context_and_request_id_cross_the_gateway_and_reach_the_logs() {
         "no JSON access log line with the trace and request id:\n{}",
         platform.stderr().join("\n")
     );
+
+    // Events logged while a request is handled carry the same span fields.
+    let blocked = reqwest::Client::new()
+        .get(format!("{}/api/articles?tag=%3Cscript%3E", platform.url))
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .header("x-request-id", "req-waf-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blocked.status(), 403);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let warned = platform.stderr().into_iter().any(|line| {
+        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            return false;
+        };
+        v["message"] == "WAF rule matched"
+            && v["span"]["request_id"] == "req-waf-1"
+            && v["span"]["trace_id"] == trace_id
+            && v["span"]["path"] == "/api/articles"
+            && v["span"]["method"] == "GET"
+    });
+    assert!(
+        warned,
+        "no WAF log line with the request's span fields:\n{}",
+        platform.stderr().join("\n")
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! configuration loading, telemetry (logs, traces, metrics), the HTTP serving
 //! stack with graceful shutdown, health endpoints, error bodies and secrets.
 
+pub mod access_log;
 pub mod breaker;
 pub mod client_ip;
 pub mod config;

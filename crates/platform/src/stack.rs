@@ -13,6 +13,7 @@
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -26,6 +27,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use tower::Layer as _;
 use tracing::{Instrument as _, Span};
 
+use crate::access_log::{self, RequestFields};
 use crate::health::{self, Readiness};
 use crate::http_metrics::{self, Route};
 use crate::problem::Problem;
@@ -133,8 +135,7 @@ where
         let service = self.service;
         let request_id = request_id(&mut request);
         trace_context::attach(&mut request);
-        let span = request_span(service, &request, &request_id);
-        let method = http_metrics::method_label(request.method());
+        let (span, fields) = request_span(service, &request, request_id);
         let matched = request.extensions().get::<MatchedPath>().cloned();
         // The clone is the one left ready for the next call (tower's contract).
         let clone = self.inner.clone();
@@ -155,18 +156,12 @@ where
                 let mut response = failure.unwrap_or_else(|error| {
                     tracing::error!(%error, "request failed");
                     Problem::new(StatusCode::INTERNAL_SERVER_ERROR, None)
-                        .with_request_id(request_id.to_str().ok())
+                        .with_request_id(fields.request_id.to_str().ok())
                         .into_response()
                 });
                 let elapsed = start.elapsed();
                 let status = response.status();
-                // The status goes on the event: recording it on the span would
-                // make the JSON layer re-serialize every span field (measured: 5 %).
-                tracing::info!(
-                    status = status.as_u16(),
-                    latency_ms = elapsed.as_secs_f64() * 1e3,
-                    "request finished"
-                );
+                access_log::log(&fields, status.as_u16(), elapsed);
                 let route = match (
                     &matched,
                     response.extensions().get::<http_metrics::RouteLabel>(),
@@ -175,11 +170,17 @@ where
                     (None, Some(label)) => Route::Named(label.0),
                     (None, None) => Route::Named("unmatched"),
                 };
-                http_metrics::record(service, method, route, status, elapsed);
+                http_metrics::record(
+                    service,
+                    http_metrics::method_label(&fields.method),
+                    route,
+                    status,
+                    elapsed,
+                );
                 response
                     .headers_mut()
                     .entry(REQUEST_ID)
-                    .or_insert(request_id);
+                    .or_insert_with(|| fields.request_id.clone());
                 Ok(response)
             }
             .instrument(span),
@@ -204,25 +205,45 @@ fn request_id(request: &mut Request) -> HeaderValue {
     id
 }
 
-fn request_span(service: &'static str, req: &Request, request_id: &HeaderValue) -> Span {
-    let request_id = request_id.to_str().unwrap_or_default();
-    // The path only: query strings may carry things that do not belong in logs.
-    // Fields are set at creation: each later `record` re-serializes the span's JSON.
+/// The request's span, which the events logged while it is handled carry,
+/// and its fields (for the access line).
+fn request_span(
+    service: &'static str,
+    req: &Request,
+    request_id: HeaderValue,
+) -> (Span, Arc<RequestFields>) {
     let local_trace_id = trace_context::local_trace_id(req.extensions());
+    let mut fields = RequestFields {
+        service,
+        method: req.method().clone(),
+        path: req.uri().path().to_owned(),
+        request_id,
+        trace_id: local_trace_id,
+    };
+    if access_log::fields_in_extensions() && !trace_context::opentelemetry() {
+        let span = tracing::info_span!("request");
+        let fields = Arc::new(fields);
+        access_log::attach(&span, fields.clone());
+        return (span, fields);
+    }
+    // Fields are set at creation: each later `record` re-serializes the span's JSON.
     let span = tracing::info_span!(
         "request",
         service,
-        method = req.method().as_str(),
-        path = req.uri().path(),
-        request_id,
-        trace_id = local_trace_id.as_deref(),
+        method = fields.method.as_str(),
+        path = fields.path,
+        request_id = fields.request_id.to_str().unwrap_or_default(),
+        trace_id = fields.trace_id.as_deref(),
     );
-    if local_trace_id.is_none()
-        && let Some(trace_id) = trace_context::join(&span, req.headers(), req.extensions())
-    {
-        span.record("trace_id", trace_id);
+    if fields.trace_id.is_none() {
+        fields.trace_id = trace_context::join(&span, req.headers(), req.extensions());
+        if let Some(trace_id) = &fields.trace_id {
+            span.record("trace_id", trace_id);
+        }
     }
-    span
+    let fields = Arc::new(fields);
+    access_log::attach(&span, fields.clone());
+    (span, fields)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
@@ -19,6 +19,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::access_log::RequestFields;
 use crate::config::{LogFormat, TelemetryConfig};
 
 /// Keeps the tracer provider and the log writer alive; `shutdown` flushes both.
@@ -69,15 +70,21 @@ impl Telemetry {
         let writer = LogWriter(writer);
         let registry = tracing_subscriber::registry().with(filter).with(otel);
         match config.log_format {
-            LogFormat::Json => registry
-                .with(
-                    json_subscriber::layer()
-                        .flatten_event(true)
-                        .with_current_span(true)
-                        .with_span_list(false)
-                        .with_writer(writer),
-                )
-                .try_init()?,
+            LogFormat::Json => {
+                crate::access_log::write_json_lines();
+                let mut layer = json_subscriber::layer()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_writer(writer);
+                // The request span's fields, from its extensions (see `access_log`).
+                layer
+                    .inner_layer_mut()
+                    .add_from_extension_ref::<Arc<RequestFields>, _, _>("span", |fields| {
+                        Some(&**fields)
+                    });
+                registry.with(layer).try_init()?;
+            }
             LogFormat::Text => registry
                 .with(tracing_subscriber::fmt::layer().with_writer(writer))
                 .try_init()?,
@@ -157,6 +164,29 @@ pub fn flush_thread_logs() {
             batch.hand_on();
         }
     });
+}
+
+/// Writes one line, which `write` appends to the buffer it is given, where
+/// every log line goes (see [`LogWriter`]), without a copy when this thread
+/// batches its lines. No effect before [`Telemetry::init`].
+pub(crate) fn write_line(write: impl FnOnce(&mut Vec<u8>)) {
+    let mut write = Some(write);
+    BATCH.with(|batch| {
+        if let Ok(mut batch) = batch.try_borrow_mut()
+            && let Some(batch) = batch.as_mut()
+            && let Some(write) = write.take()
+        {
+            write(&mut batch.lines);
+            if batch.lines.len() >= BATCH_BYTES {
+                batch.hand_on();
+            }
+        }
+    });
+    if let (Some(write), Some(out)) = (write, WRITER.get()) {
+        let mut line = Vec::with_capacity(512);
+        write(&mut line);
+        let _ = out.clone().write_all(&line);
+    }
 }
 
 /// Where log lines go: the writer thread's queue, through this thread's

@@ -25,7 +25,7 @@ pub(crate) fn use_opentelemetry() {
     OPENTELEMETRY.store(true, Ordering::Relaxed);
 }
 
-fn opentelemetry() -> bool {
+pub(crate) fn opentelemetry() -> bool {
     OPENTELEMETRY.load(Ordering::Relaxed)
 }
 
@@ -67,26 +67,33 @@ impl TraceParent {
     /// The same trace as AWS X-Ray names it (`X-Amzn-Trace-Id`), for AWS
     /// services downstream: X-Ray ids are W3C ids split after 8 hex digits.
     pub fn amzn_trace_id(&self) -> HeaderValue {
-        let id = hex(&self.trace_id);
-        let (epoch, unique) = id.split_at(8);
-        let value = format!(
-            "Root=1-{epoch}-{unique};Parent={};Sampled={}",
-            hex(&self.span_id),
-            u8::from(self.sampled)
-        );
-        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+        // Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>
+        let mut value =
+            *b"Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0";
+        let (epoch, unique) = self.trace_id.split_at(4);
+        hex_into(&mut value[7..15], epoch);
+        hex_into(&mut value[16..40], unique);
+        hex_into(&mut value[48..64], &self.span_id);
+        value[73] = if self.sampled { b'1' } else { b'0' };
+        header_value(&value)
     }
 
     /// The `traceparent` this hop sends on.
     pub fn header(&self) -> HeaderValue {
-        let value = format!(
-            "00-{}-{}-{}",
-            hex(&self.trace_id),
-            hex(&self.span_id),
-            if self.sampled { "01" } else { "00" }
-        );
-        HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+        // 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>
+        let mut value = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        hex_into(&mut value[3..35], &self.trace_id);
+        hex_into(&mut value[36..52], &self.span_id);
+        if self.sampled {
+            value[54] = b'1';
+        }
+        header_value(&value)
     }
+}
+
+/// Ids are hex digits and ASCII punctuation only: always a valid header value.
+fn header_value(value: &[u8]) -> HeaderValue {
+    HeaderValue::from_bytes(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn nonzero<const N: usize>() -> [u8; N] {
@@ -99,13 +106,18 @@ fn nonzero<const N: usize>() -> [u8; N] {
 }
 
 fn hex(bytes: &[u8]) -> String {
+    let mut out = vec![0; bytes.len() * 2];
+    hex_into(&mut out, bytes);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes `bytes` as lowercase hex digits into `out` (twice as long).
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
     }
-    out
 }
 
 /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; all-zero ids are invalid.
@@ -229,6 +241,25 @@ mod tests {
         assert!(
             !out.contains("00f067aa0ba902b7"),
             "own span id, not the caller's"
+        );
+        assert_eq!(
+            tp.amzn_trace_id().to_str().unwrap(),
+            format!(
+                "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent={};Sampled=1",
+                &out[36..52]
+            )
+        );
+        let unsampled = TraceParent {
+            sampled: false,
+            ..tp
+        };
+        assert!(unsampled.header().to_str().unwrap().ends_with("-00"));
+        assert!(
+            unsampled
+                .amzn_trace_id()
+                .to_str()
+                .unwrap()
+                .ends_with(";Sampled=0")
         );
         for bad in [
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",

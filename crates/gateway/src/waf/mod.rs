@@ -15,8 +15,11 @@ mod decode;
 mod protocol;
 pub mod rules;
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -68,6 +71,8 @@ pub struct Waf {
 }
 
 struct Inner {
+    /// Which rule set a remembered verdict ([`CleanValues`]) is from.
+    id: u64,
     enabled: bool,
     rules: CompiledRules,
     modes: WafModes,
@@ -77,6 +82,32 @@ struct Inner {
     body_limit: usize,
     body_deadline: std::time::Duration,
 }
+
+/// Values the content rules were run over and matched nothing, remembered
+/// per event loop thread: the same path segments and header values (user
+/// agents, origins) come back on request after request, and the verdict on
+/// a value depends on the value and the rule set alone. A hit costs a hash;
+/// the rules cost about a microsecond per value (docs/benchmarks.md).
+struct CleanValues {
+    /// The [`Waf`] these verdicts are from: another one's rules may differ.
+    waf: u64,
+    values: HashSet<Box<str>, foldhash::fast::RandomState>,
+}
+
+/// At most this many values are remembered per thread, then forgotten together.
+const CLEAN_VALUES: usize = 4096;
+/// Longer values are not remembered: they rarely repeat.
+const CLEAN_VALUE_BYTES: usize = 128;
+
+thread_local! {
+    static CLEAN: RefCell<CleanValues> = RefCell::new(CleanValues {
+        waf: 0,
+        values: HashSet::default(),
+    });
+}
+
+/// Tells the rule sets of [`Waf`]s apart (0: none).
+static NEXT_WAF_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One rule that matched, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +128,7 @@ impl Waf {
     ) -> Result<Self, regex::Error> {
         Ok(Self {
             inner: Arc::new(Inner {
+                id: NEXT_WAF_ID.fetch_add(1, Ordering::Relaxed),
                 enabled: config.enabled,
                 rules: CompiledRules::new(&config.modes)?,
                 modes: config.modes,
@@ -107,6 +139,25 @@ impl Waf {
                 body_deadline,
             }),
         })
+    }
+
+    /// Whether `value` is one this thread has seen no content rule match.
+    fn known_clean(&self, value: &str) -> bool {
+        CLEAN.with_borrow(|clean| clean.waf == self.inner.id && clean.values.contains(value))
+    }
+
+    /// Notes that no content rule matches `value` (short values only).
+    fn remember_clean(&self, value: &str) {
+        if value.len() > CLEAN_VALUE_BYTES {
+            return;
+        }
+        CLEAN.with_borrow_mut(|clean| {
+            if clean.waf != self.inner.id || clean.values.len() >= CLEAN_VALUES {
+                clean.waf = self.inner.id;
+                clean.values.clear();
+            }
+            clean.values.insert(value.into());
+        });
     }
 
     fn mode(&self, group: Group) -> WafMode {
@@ -431,13 +482,16 @@ impl<'a> Scan<'a> {
 
     /// Runs the content rules over one value and records what matched.
     fn value(&mut self, location: &'static str, field: &str, raw: &str) {
-        if self.done() || raw.is_empty() {
+        if self.done() || raw.is_empty() || self.waf.known_clean(raw) {
             return;
         }
         let rules = &self.waf.inner.rules;
         let decoded = decode::normalize(raw);
         let mut matched = rules.decoded.matching(&decoded);
         matched.extend(rules.sql.matching(&decode::sql_view(&decoded)));
+        if matched.is_empty() {
+            self.waf.remember_clean(raw);
+        }
         for rule in matched {
             self.found(rule.id, rule.group, location, field);
             if self.done() {

@@ -49,8 +49,10 @@ pub fn anomaly(head: &Parts) -> Option<&'static str> {
         if !percent_encoding_is_wellformed(part) {
             return Some("protocol-bad-percent-encoding");
         }
-        if std::str::from_utf8(&percent_encoding::percent_decode_str(part).collect::<Vec<u8>>())
-            .is_err()
+        // Without a `%` the part is the `str` it already is.
+        if part.contains('%')
+            && std::str::from_utf8(&percent_encoding::percent_decode_str(part).collect::<Vec<u8>>())
+                .is_err()
         {
             return Some("protocol-invalid-utf8");
         }

@@ -155,3 +155,20 @@ fn findings_name_where_not_what() {
     let login = br#"{"user": {"email": "a@b.c", "password": "x' OR 1=1 --"}}"#;
     assert_eq!(waf.inspect_body(Some("application/json"), login), None);
 }
+
+#[test]
+fn a_value_found_clean_is_remembered_only_for_the_rules_that_found_it() {
+    let mut config = WafConfig::default();
+    config.modes.sqli = WafMode::Off;
+    let lenient = Waf::new(&config, Vec::new(), 1 << 20, SECOND).unwrap();
+    let strict = waf();
+    let sqli = head(&format!("/api/articles?q={}", encode("' OR 1=1--")), &[]);
+    // Interleaved on one thread: each judges by its own rules every time.
+    for _ in 0..3 {
+        assert_eq!(lenient.inspect_head(&sqli, None), None);
+        assert_eq!(
+            strict.inspect_head(&sqli, None).map(|f| f.group),
+            Some(Group::Sqli)
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! The access log and the request span's fields in the JSON logs.
+//!
+//! One access line per response, `"message":"request finished"`, with the
+//! request span's fields (`service`, `method`, `path`, `request_id`,
+//! `trace_id`) under `span`, `status` and `latency_ms`. Every other event
+//! logged while a request is handled carries the same `span` object.
+//!
+//! With JSON logs both are written without `tracing`'s field machinery:
+//! the access line straight into the log writer's batch, and the span's
+//! fields kept in the span's extensions as [`RequestFields`], which the JSON
+//! layer serializes only when an event is logged. Through `tracing`, the
+//! JSON layer turned every field of the span (when it was created) and of
+//! the access event into a `serde_json::Value` and back, and formatted the
+//! timestamp from scratch: measured, those were a quarter of the
+//! instructions the gateway spent on a proxied request (docs/benchmarks.md).
+//! Text logs, OpenTelemetry export (span attributes) and processes that
+//! never set up [`crate::telemetry`] (tests) get ordinary span fields and a
+//! `tracing` event.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderValue, Method};
+use serde::Serialize;
+use serde::ser::SerializeStruct as _;
+
+use crate::telemetry;
+
+/// Set by [`crate::telemetry`] when log lines are JSON.
+static JSON: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn write_json_lines() {
+    JSON.store(true, Ordering::Relaxed);
+}
+
+/// Whether the request span's fields go in its extensions
+/// ([`attach`]) rather than on the span.
+pub(crate) fn fields_in_extensions() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// The request span's fields.
+pub struct RequestFields {
+    pub service: &'static str,
+    pub method: Method,
+    /// The path only: query strings may carry things that do not belong in logs.
+    pub path: String,
+    pub request_id: HeaderValue,
+    pub trace_id: Option<String>,
+}
+
+impl RequestFields {
+    fn request_id(&self) -> &str {
+        self.request_id.to_str().unwrap_or_default()
+    }
+}
+
+/// The `span` object of a JSON log line: what the JSON layer printed for
+/// the span's own fields, in its order.
+impl Serialize for RequestFields {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut span = serializer.serialize_struct("span", 6)?;
+        span.serialize_field("method", self.method.as_str())?;
+        span.serialize_field("name", "request")?;
+        span.serialize_field("path", &self.path)?;
+        span.serialize_field("request_id", self.request_id())?;
+        span.serialize_field("service", self.service)?;
+        if let Some(trace_id) = &self.trace_id {
+            span.serialize_field("trace_id", trace_id)?;
+        }
+        span.end()
+    }
+}
+
+/// Keeps `fields` in `span`'s extensions, where the JSON layer finds them
+/// for every event logged in the span.
+pub(crate) fn attach(span: &tracing::Span, fields: Arc<RequestFields>) {
+    if !fields_in_extensions() {
+        return;
+    }
+    span.with_subscriber(|(id, dispatch)| {
+        use tracing_subscriber::registry::LookupSpan as _;
+        if let Some(span) = dispatch
+            .downcast_ref::<tracing_subscriber::Registry>()
+            .and_then(|registry| registry.span(id))
+        {
+            span.extensions_mut().insert(fields);
+        }
+    });
+}
+
+/// Logs the response to the request of `fields` at INFO, under the target
+/// `cloudsec_platform::stack` (what the log filter knows it by).
+pub fn log(fields: &RequestFields, status: u16, elapsed: Duration) {
+    if !tracing::enabled!(target: "cloudsec_platform::stack", tracing::Level::INFO) {
+        return;
+    }
+    let latency_ms = elapsed.as_secs_f64() * 1e3;
+    if JSON.load(Ordering::Relaxed) {
+        telemetry::write_line(|line| {
+            write_json(line, fields, status, latency_ms, SystemTime::now());
+        });
+    } else {
+        // In the request span, which has the other fields.
+        tracing::info!(
+            target: "cloudsec_platform::stack",
+            status,
+            latency_ms,
+            "request finished"
+        );
+    }
+}
+
+/// The line, in the JSON layer's shape (its keys in the same order, the
+/// request span's fields under `span`): the fixed parts as they are, the
+/// values through `serde_json`, which escapes them.
+fn write_json(
+    line: &mut Vec<u8>,
+    fields: &RequestFields,
+    status: u16,
+    latency_ms: f64,
+    now: SystemTime,
+) {
+    line.extend_from_slice(br#"{"level":"INFO","span":{"method":"#);
+    value(line, fields.method.as_str());
+    line.extend_from_slice(br#","name":"request","path":"#);
+    value(line, &fields.path);
+    line.extend_from_slice(br#","request_id":"#);
+    value(line, fields.request_id());
+    line.extend_from_slice(br#","service":"#);
+    value(line, fields.service);
+    if let Some(trace_id) = &fields.trace_id {
+        line.extend_from_slice(br#","trace_id":"#);
+        value(line, trace_id);
+    }
+    line.extend_from_slice(br#"},"target":"cloudsec_platform::stack","timestamp":""#);
+    line.extend_from_slice(&Timestamp(now).format());
+    line.extend_from_slice(br#"","latency_ms":"#);
+    value(line, &latency_ms);
+    line.extend_from_slice(br#","message":"request finished","status":"#);
+    value(line, &status);
+    line.extend_from_slice(b"}\n");
+}
+
+fn value(line: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    // Into a Vec, serializing a string or a number cannot fail.
+    let _ = serde_json::to_writer(&mut *line, value);
+}
+
+/// RFC 3339 in UTC with microseconds, as the other log lines have it
+/// (`2026-11-28T17:59:35.927231Z`).
+struct Timestamp(SystemTime);
+
+/// `YYYY-MM-DDTHH:MM:SS.`
+const PREFIX: usize = 20;
+/// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ`
+const LENGTH: usize = PREFIX + 7;
+
+thread_local! {
+    /// The last second formatted on this thread: a busy thread formats the
+    /// date once a second, not once a line.
+    static SECOND: Cell<(u64, [u8; PREFIX])> = const { Cell::new((u64::MAX, [0; PREFIX])) };
+}
+
+impl Timestamp {
+    fn format(&self) -> [u8; LENGTH] {
+        let since_epoch = self
+            .0
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let seconds = since_epoch.as_secs();
+        let (mut cached, mut prefix) = SECOND.get();
+        if cached != seconds {
+            (cached, prefix) = (seconds, second_prefix(seconds));
+            SECOND.set((cached, prefix));
+        }
+        let mut out = [b'0'; LENGTH];
+        out[..PREFIX].copy_from_slice(&prefix);
+        let mut micros = since_epoch.subsec_micros();
+        for digit in out[PREFIX..LENGTH - 1].iter_mut().rev() {
+            // A digit: the remainder of a division by 10.
+            *digit = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        out[LENGTH - 1] = b'Z';
+        out
+    }
+}
+
+fn second_prefix(seconds: u64) -> [u8; PREFIX] {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].");
+    let mut out = *b"1970-01-01T00:00:00.";
+    if let Some(formatted) = i64::try_from(seconds)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| t.format(&format).ok())
+        && formatted.len() == PREFIX
+    {
+        out.copy_from_slice(formatted.as_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(path: &str, trace_id: Option<&str>) -> RequestFields {
+        RequestFields {
+            service: "gateway",
+            method: Method::GET,
+            path: path.to_owned(),
+            request_id: HeaderValue::from_static("req-1"),
+            trace_id: trace_id.map(str::to_owned),
+        }
+    }
+
+    fn line(
+        fields: &RequestFields,
+        status: u16,
+        latency_ms: f64,
+        at: SystemTime,
+    ) -> serde_json::Value {
+        let mut line = Vec::new();
+        write_json(&mut line, fields, status, latency_ms, at);
+        assert_eq!(line.pop(), Some(b'\n'), "one line");
+        assert!(!line.contains(&b'\n'));
+        serde_json::from_slice(&line).unwrap()
+    }
+
+    #[test]
+    fn the_line_has_the_json_layers_shape_with_the_span_fields_nested() {
+        let fields = fields(
+            "/api/\"quoted\"\n",
+            Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+        );
+        let at = SystemTime::UNIX_EPOCH + Duration::new(1_796_061_575, 927_231_999);
+        let line = line(&fields, 404, 1.5, at);
+        assert_eq!(
+            line,
+            serde_json::json!({
+                "level": "INFO",
+                "span": {
+                    "method": "GET",
+                    "name": "request",
+                    "path": "/api/\"quoted\"\n",
+                    "request_id": "req-1",
+                    "service": "gateway",
+                    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                },
+                "target": "cloudsec_platform::stack",
+                "timestamp": "2026-11-30T17:59:35.927231Z",
+                "latency_ms": 1.5,
+                "message": "request finished",
+                "status": 404,
+            })
+        );
+        // Other events in the span get the same `span` object.
+        assert_eq!(serde_json::to_value(&fields).unwrap(), line["span"]);
+    }
+
+    #[test]
+    fn timestamps_keep_leading_zeros_and_follow_the_second() {
+        let fields = fields("/", None);
+        let at = SystemTime::UNIX_EPOCH + Duration::new(1_796_061_575, 7_000);
+        let first = line(&fields, 200, 0.0, at);
+        assert_eq!(first["timestamp"], "2026-11-30T17:59:35.000007Z");
+        assert!(first["span"].get("trace_id").is_none());
+        assert!(
+            serde_json::to_value(&fields)
+                .unwrap()
+                .get("trace_id")
+                .is_none()
+        );
+        let next = line(&fields, 200, 0.0, at + Duration::from_secs(86_400 + 25));
+        assert_eq!(next["timestamp"], "2026-12-01T18:00:00.000007Z");
+    }
+}
