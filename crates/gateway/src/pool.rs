@@ -31,7 +31,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 type Idle = Vec<(SendRequest<Body>, Instant)>;
 
 thread_local! {
-    static IDLE: RefCell<HashMap<Authority, Idle>> = RefCell::new(HashMap::new());
+    // foldhash: SipHash over the authority was most of a checkout.
+    static IDLE: RefCell<HashMap<Authority, Idle, foldhash::fast::RandomState>> =
+        RefCell::new(HashMap::default());
 }
 
 /// Why an exchange failed: the endpoint could not be reached at all (a

@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::response::{IntoResponse, Response};
 use fred::prelude::LuaInterface;
 use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::header::{HeaderValue, RETRY_AFTER};
 use http::request::Parts;
@@ -83,7 +84,9 @@ impl std::fmt::Display for Key {
 }
 
 enum Backend {
-    Local(Arc<DefaultKeyedRateLimiter<Key>>),
+    /// Keyed with foldhash (seeded per process): with the default SipHash,
+    /// hashing the key was most of a check.
+    Local(Arc<DefaultKeyedRateLimiter<Key, NoOpMiddleware, foldhash::fast::RandomState>>),
     Redis(Redis),
 }
 
@@ -105,8 +108,10 @@ impl Limiter {
             None => {
                 let per_second = NonZeroU32::new(rate.per_second.max(1)).unwrap_or(NonZeroU32::MIN);
                 let burst = NonZeroU32::new(rate.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-                let limiter = Arc::new(RateLimiter::keyed(
+                let limiter = Arc::new(RateLimiter::dashmap_with_clock_and_hasher(
                     Quota::per_second(per_second).allow_burst(burst),
+                    DefaultClock::default(),
+                    foldhash::fast::RandomState::default(),
                 ));
                 // Forget idle keys, so the table stays as large as the active clients.
                 let sweep = limiter.clone();

@@ -92,7 +92,8 @@ thread_local! {
     /// Each thread's handles by route, then (service, method, status): the
     /// recorder's lookup builds, hashes and compares a key of four labels per
     /// metric per request; a handle once found stays valid.
-    static SERIES: RefCell<HashMap<Box<str>, Vec<Series>>> = RefCell::new(HashMap::new());
+    static SERIES: RefCell<HashMap<Box<str>, Vec<Series>, foldhash::fast::RandomState>> =
+        RefCell::new(HashMap::default());
 }
 
 /// Counts and times one request by service, method, route and status.
