@@ -5,21 +5,25 @@
 //! `trace_id`) under `span`, `status` and `latency_ms`. Every other event
 //! logged while a request is handled carries the same `span` object.
 //!
-//! With JSON logs both are written without `tracing`'s field machinery:
-//! the access line straight into the log writer's batch, and the span's
-//! fields kept in the span's extensions as [`RequestFields`], which the JSON
-//! layer serializes only when an event is logged. Through `tracing`, the
-//! JSON layer turned every field of the span (when it was created) and of
-//! the access event into a `serde_json::Value` and back, and formatted the
-//! timestamp from scratch: measured, those were a quarter of the
-//! instructions the gateway spent on a proxied request (docs/benchmarks.md).
-//! Text logs, OpenTelemetry export (span attributes) and processes that
-//! never set up [`crate::telemetry`] (tests) get ordinary span fields and a
-//! `tracing` event.
+//! With JSON logs both are written without `tracing`'s span and field
+//! machinery: the access line straight into the log writer's batch, and the
+//! request's fields ([`RequestFields`]) made current on the thread while its
+//! future is polled ([`InRequest`]), for the JSON layer to serialize only
+//! when an event is logged. Through `tracing`, the JSON layer turned every
+//! field of the span (when it was created) and of the access event into a
+//! `serde_json::Value` and back, and formatted the timestamp from scratch;
+//! the span itself cost about 5,000 instructions a request: measured,
+//! together about a third of the instructions the gateway spent on a
+//! proxied request (docs/benchmarks.md). Text logs and OpenTelemetry export
+//! (span attributes, parent ids) still get a `tracing` span with the
+//! fields; processes that never set up [`crate::telemetry`] (tests) too,
+//! with the access line as a `tracing` event.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderValue, Method};
@@ -35,9 +39,10 @@ pub(crate) fn write_json_lines() {
     JSON.store(true, Ordering::Relaxed);
 }
 
-/// Whether the request span's fields go in its extensions
-/// ([`attach`]) rather than on the span.
-pub(crate) fn fields_in_extensions() -> bool {
+/// Whether a request's fields are made current on the thread while its
+/// future is polled ([`InRequest`]), for the JSON layer to print with each
+/// event, instead of being carried by a `tracing` span.
+pub(crate) fn fields_follow_the_future() -> bool {
     JSON.load(Ordering::Relaxed)
 }
 
@@ -74,21 +79,73 @@ impl Serialize for RequestFields {
     }
 }
 
-/// Keeps `fields` in `span`'s extensions, where the JSON layer finds them
-/// for every event logged in the span.
-pub(crate) fn attach(span: &tracing::Span, fields: Arc<RequestFields>) {
-    if !fields_in_extensions() {
-        return;
+thread_local! {
+    /// The fields of the request this thread is working on, if any.
+    static CURRENT: RefCell<Option<Arc<RequestFields>>> = const { RefCell::new(None) };
+}
+
+/// The `span` object for an event logged on this thread now: the fields of
+/// the request being handled, if any.
+pub(crate) fn current_span_object() -> Option<serde_json::Value> {
+    CURRENT.with_borrow(|fields| {
+        fields
+            .as_deref()
+            .and_then(|fields| serde_json::to_value(fields).ok())
+    })
+}
+
+/// Makes the fields in `slot` current until dropped, then puts them back.
+struct Current<'a> {
+    slot: &'a mut Option<Arc<RequestFields>>,
+    previous: Option<Arc<RequestFields>>,
+}
+
+impl<'a> Current<'a> {
+    fn enter(slot: &'a mut Option<Arc<RequestFields>>) -> Self {
+        let previous = CURRENT.replace(slot.take());
+        Self { slot, previous }
     }
-    span.with_subscriber(|(id, dispatch)| {
-        use tracing_subscriber::registry::LookupSpan as _;
-        if let Some(span) = dispatch
-            .downcast_ref::<tracing_subscriber::Registry>()
-            .and_then(|registry| registry.span(id))
-        {
-            span.extensions_mut().insert(fields);
-        }
-    });
+}
+
+impl Drop for Current<'_> {
+    fn drop(&mut self) {
+        *self.slot = CURRENT.replace(self.previous.take());
+    }
+}
+
+/// Runs `f` with `fields` (when given) current.
+pub(crate) fn in_scope<T>(fields: Option<&Arc<RequestFields>>, f: impl FnOnce() -> T) -> T {
+    let mut slot = fields.cloned();
+    let _current = Current::enter(&mut slot);
+    f()
+}
+
+pin_project_lite::pin_project! {
+    /// A request's future, with its fields (when given) current on the
+    /// thread whenever it is polled: what a `tracing` span does for its
+    /// fields, without creating one (about 5,000 instructions a request,
+    /// docs/benchmarks.md).
+    pub(crate) struct InRequest<F> {
+        fields: Option<Arc<RequestFields>>,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> InRequest<F> {
+    pub(crate) fn new(fields: Option<Arc<RequestFields>>, inner: F) -> Self {
+        Self { fields, inner }
+    }
+}
+
+impl<F: Future> Future for InRequest<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _current = Current::enter(this.fields);
+        this.inner.poll(cx)
+    }
 }
 
 /// Logs the response to the request of `fields` at INFO, under the target
@@ -277,5 +334,29 @@ mod tests {
         );
         let next = line(&fields, 200, 0.0, at + Duration::from_secs(86_400 + 25));
         assert_eq!(next["timestamp"], "2026-12-01T18:00:00.000007Z");
+    }
+
+    #[test]
+    fn a_requests_fields_are_current_only_while_it_runs() {
+        let fields = Arc::new(fields("/api/tags", None));
+        assert!(current_span_object().is_none());
+        let mut future = std::pin::pin!(InRequest::new(Some(fields.clone()), async {
+            let during = current_span_object();
+            tokio::task::yield_now().await;
+            (during, current_span_object())
+        }));
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        assert!(current_span_object().is_none(), "not between polls");
+        let Poll::Ready((first, second)) = future.as_mut().poll(&mut cx) else {
+            panic!("the future should be done");
+        };
+        let expected = serde_json::to_value(&*fields).unwrap();
+        assert_eq!(first.as_ref(), Some(&expected));
+        assert_eq!(second.as_ref(), Some(&expected));
+        assert!(current_span_object().is_none());
+        assert_eq!(in_scope(Some(&fields), current_span_object), Some(expected));
+        assert!(current_span_object().is_none());
     }
 }

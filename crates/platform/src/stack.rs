@@ -1,6 +1,7 @@
 //! The request stack every service wraps its router in: a request id (kept
-//! from the caller or generated, echoed on the response), a trace span that
-//! adopts the caller's W3C trace context and logs one JSON line per response,
+//! from the caller or generated, echoed on the response), the caller's W3C
+//! trace context adopted, the request's fields on every log line logged
+//! while it is handled and one access line per response (`access_log`),
 //! the request metrics, and panic containment (a panic becomes a 500 problem,
 //! not a dropped connection). The probe and metrics endpoints sit outside the
 //! stack: a scraper or kubelet polling every few seconds would drown the
@@ -136,13 +137,16 @@ where
         let request_id = request_id(&mut request);
         trace_context::attach(&mut request);
         let (span, fields) = request_span(service, &request, request_id);
+        let current = access_log::fields_follow_the_future().then(|| fields.clone());
         let matched = request.extensions().get::<MatchedPath>().cloned();
         // The clone is the one left ready for the next call (tower's contract).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let called =
-            span.in_scope(|| std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request))));
-        Box::pin(
+        let called = access_log::in_scope(current.as_ref(), || {
+            span.in_scope(|| std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request))))
+        });
+        Box::pin(access_log::InRequest::new(
+            current,
             async move {
                 let outcome = match called {
                     Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
@@ -184,7 +188,7 @@ where
                 Ok(response)
             }
             .instrument(span),
-        )
+        ))
     }
 }
 
@@ -205,26 +209,23 @@ fn request_id(request: &mut Request) -> HeaderValue {
     id
 }
 
-/// The request's span, which the events logged while it is handled carry,
-/// and its fields (for the access line).
+/// The request's span and its fields (for the access line). With JSON logs
+/// and no OpenTelemetry export there is no span: the fields follow the
+/// request's future instead ([`access_log::InRequest`]).
 fn request_span(
     service: &'static str,
     req: &Request,
     request_id: HeaderValue,
 ) -> (Span, Arc<RequestFields>) {
-    let local_trace_id = trace_context::local_trace_id(req.extensions());
     let mut fields = RequestFields {
         service,
         method: req.method().clone(),
         path: req.uri().path().to_owned(),
         request_id,
-        trace_id: local_trace_id,
+        trace_id: trace_context::local_trace_id(req.extensions()),
     };
-    if access_log::fields_in_extensions() && !trace_context::opentelemetry() {
-        let span = tracing::info_span!("request");
-        let fields = Arc::new(fields);
-        access_log::attach(&span, fields.clone());
-        return (span, fields);
+    if access_log::fields_follow_the_future() && !trace_context::opentelemetry() {
+        return (Span::none(), Arc::new(fields));
     }
     // Fields are set at creation: each later `record` re-serializes the span's JSON.
     let span = tracing::info_span!(
@@ -241,9 +242,7 @@ fn request_span(
             span.record("trace_id", trace_id);
         }
     }
-    let fields = Arc::new(fields);
-    access_log::attach(&span, fields.clone());
-    (span, fields)
+    (span, Arc::new(fields))
 }
 
 #[cfg(test)]

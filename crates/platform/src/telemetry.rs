@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
@@ -19,7 +19,6 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::access_log::RequestFields;
 use crate::config::{LogFormat, TelemetryConfig};
 
 /// Keeps the tracer provider and the log writer alive; `shutdown` flushes both.
@@ -77,12 +76,10 @@ impl Telemetry {
                     .with_current_span(false)
                     .with_span_list(false)
                     .with_writer(writer);
-                // The request span's fields, from its extensions (see `access_log`).
+                // The fields of the request being handled (see `access_log`).
                 layer
                     .inner_layer_mut()
-                    .add_from_extension_ref::<Arc<RequestFields>, _, _>("span", |fields| {
-                        Some(&**fields)
-                    });
+                    .add_dynamic_field("span", |_, _| crate::access_log::current_span_object());
                 registry.with(layer).try_init()?;
             }
             LogFormat::Text => registry
