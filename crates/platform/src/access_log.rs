@@ -11,10 +11,10 @@
 //! future is polled ([`InRequest`]), for the JSON layer to serialize only
 //! when an event is logged. Through `tracing`, the JSON layer turned every
 //! field of the span (when it was created) and of the access event into a
-//! `serde_json::Value` and back, and formatted the timestamp from scratch;
-//! the span itself cost about 5,000 instructions a request: measured,
-//! together about a third of the instructions the gateway spent on a
-//! proxied request (docs/benchmarks.md). Text logs and OpenTelemetry export
+//! `serde_json::Value` and back, and formatted the timestamp from scratch:
+//! measured, a fifth of the instructions the gateway spent on a proxied
+//! request; the span itself cost about 3,400 more in a thin-LTO build
+//! (docs/benchmarks.md). Text logs and OpenTelemetry export
 //! (span attributes, parent ids) still get a `tracing` span with the
 //! fields; processes that never set up [`crate::telemetry`] (tests) too,
 //! with the access line as a `tracing` event.
@@ -123,8 +123,7 @@ pub(crate) fn in_scope<T>(fields: Option<&Arc<RequestFields>>, f: impl FnOnce() 
 pin_project_lite::pin_project! {
     /// A request's future, with its fields (when given) current on the
     /// thread whenever it is polled: what a `tracing` span does for its
-    /// fields, without creating one (about 5,000 instructions a request,
-    /// docs/benchmarks.md).
+    /// fields, without creating one.
     pub(crate) struct InRequest<F> {
         fields: Option<Arc<RequestFields>>,
         #[pin]
