@@ -243,13 +243,22 @@ async fn trace_context_and_request_id_cross_the_gateway_and_reach_the_logs() {
     .await;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span = "00f067aa0ba902b7";
-    let response = reqwest::Client::new()
-        .get(format!("{}/api/tags", platform.url))
-        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
-        .header("x-request-id", "req-abc-123")
-        .send()
-        .await
-        .unwrap();
+    // GET `path` in the caller's trace, with the caller's request id.
+    let traced = |path: &str, request_id: &str| {
+        reqwest::Client::new()
+            .get(format!("{}{path}", platform.url))
+            .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+            .header("x-request-id", request_id)
+            .send()
+    };
+    // Whether a JSON log line so far satisfies `wanted`.
+    let logged = |wanted: &dyn Fn(&Value) -> bool| {
+        platform
+            .stderr()
+            .into_iter()
+            .any(|line| serde_json::from_str::<Value>(&line).is_ok_and(|v| wanted(&v)))
+    };
+    let response = traced("/api/tags", "req-abc-123").await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-request-id"], "req-abc-123");
 
@@ -269,34 +278,21 @@ async fn trace_context_and_request_id_cross_the_gateway_and_reach_the_logs() {
     );
 
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let logged = platform.stderr().into_iter().any(|line| {
-        let Ok(v) = serde_json::from_str::<Value>(&line) else {
-            return false;
-        };
-        v["span"]["trace_id"] == trace_id
-            && v["span"]["request_id"] == "req-abc-123"
-            && v["span"]["service"] == "gateway"
-    });
     assert!(
-        logged,
+        logged(&|v| v["span"]["trace_id"] == trace_id
+            && v["span"]["request_id"] == "req-abc-123"
+            && v["span"]["service"] == "gateway"),
         "no JSON access log line with the trace and request id:\n{}",
         platform.stderr().join("\n")
     );
 
     // Events logged while a request is handled carry the same span fields.
-    let blocked = reqwest::Client::new()
-        .get(format!("{}/api/articles?tag=%3Cscript%3E", platform.url))
-        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
-        .header("x-request-id", "req-waf-1")
-        .send()
+    let blocked = traced("/api/articles?tag=%3Cscript%3E", "req-waf-1")
         .await
         .unwrap();
     assert_eq!(blocked.status(), 403);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let warned = platform.stderr().into_iter().any(|line| {
-        let Ok(v) = serde_json::from_str::<Value>(&line) else {
-            return false;
-        };
+    let warned = logged(&|v| {
         v["message"] == "WAF rule matched"
             && v["span"]["request_id"] == "req-waf-1"
             && v["span"]["trace_id"] == trace_id

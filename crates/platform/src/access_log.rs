@@ -113,10 +113,9 @@ impl Drop for Current<'_> {
     }
 }
 
-/// Runs `f` with `fields` (when given) current.
-pub(crate) fn in_scope<T>(fields: Option<&Arc<RequestFields>>, f: impl FnOnce() -> T) -> T {
-    let mut slot = fields.cloned();
-    let _current = Current::enter(&mut slot);
+/// Runs `f` with `fields` (when given) current; they are back in place after.
+pub(crate) fn in_scope<T>(fields: &mut Option<Arc<RequestFields>>, f: impl FnOnce() -> T) -> T {
+    let _current = Current::enter(fields);
     f()
 }
 
@@ -355,7 +354,9 @@ mod tests {
         assert_eq!(first.as_ref(), Some(&expected));
         assert_eq!(second.as_ref(), Some(&expected));
         assert!(current_span_object().is_none());
-        assert_eq!(in_scope(Some(&fields), current_span_object), Some(expected));
+        let mut slot = Some(fields);
+        assert_eq!(in_scope(&mut slot, current_span_object), Some(expected));
+        assert!(slot.is_some(), "the fields are put back");
         assert!(current_span_object().is_none());
     }
 }

@@ -137,12 +137,12 @@ where
         let request_id = request_id(&mut request);
         trace_context::attach(&mut request);
         let (span, fields) = request_span(service, &request, request_id);
-        let current = access_log::fields_follow_the_future().then(|| fields.clone());
+        let mut current = access_log::fields_follow_the_future().then(|| fields.clone());
         let matched = request.extensions().get::<MatchedPath>().cloned();
         // The clone is the one left ready for the next call (tower's contract).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let called = access_log::in_scope(current.as_ref(), || {
+        let called = access_log::in_scope(&mut current, || {
             span.in_scope(|| std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request))))
         });
         Box::pin(access_log::InRequest::new(
