@@ -31,6 +31,9 @@
 #        BASELINE_ENV="CLOUDSEC_…=…"  extra settings for the baseline only (with
 #                               BENCH_BASELINE="$CARGO_TARGET_DIR/release/cloudsec":
 #                               A/B of a setting)
+#        BENCH_SYSCALLS=1       also count each proxy's system calls and context
+#                               switches per request (perf tracepoints), printed
+#                               after each run
 source "$(dirname "$0")/lib.sh"
 need_tools
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
@@ -153,6 +156,9 @@ AUTH_HEADER="Authorization: Token $TOKEN"
 # sys_ticks: the system (kernel) part alone.
 cpu_ticks() { local t=0 pid; for pid in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$t"; }
 sys_ticks() { local t=0 pid; for pid in "$@"; do t=$((t + $(awk '{print $15}' "/proc/$pid/stat"))); done; echo "$t"; }
+# The machine's idle and total ticks (all CPUs, /proc/stat): a run that leaves
+# CPU idle is bound by waiting (wake-ups, latency), not by the work per request.
+machine_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t}' /proc/stat; }
 workers() { pgrep -P "$(cat "$1/nginx.pid")" | tr '\n' ' '; }
 run() { # run NAME PORT PID... -> "NAME rps=… p99=… non2xx=… requests=… cpu_proxy=… sys_proxy=… cpu_upstream=… cpu_wrk=…"
   # CPU ticks of the proxy's processes (PID...) and of the upstream's during
@@ -162,20 +168,39 @@ run() { # run NAME PORT PID... -> "NAME rps=… p99=… non2xx=… requests=… 
   upstream="$(workers "$UPSTREAM")"
   # shellcheck disable=SC2086 # a list of pids
   upstream0="$(cpu_ticks $upstream)"; proxy0="$(cpu_ticks "$@")"; sys0="$(sys_ticks "$@")"
+  local idle0 total0; read -r idle0 total0 < <(machine_ticks)
+  local perf_pid="" perf_out
+  if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
+    perf_out="$(mktemp)"
+    perf stat -x, -o "$perf_out" -p "$(tr ' ' ',' <<<"$*")" -e "$SYSCALL_EVENTS" &
+    perf_pid=$!
+  fi
   out="$(python3 -c 'import resource, subprocess, sys
 out = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=True).stdout
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(out + "\ncpu_wrk_s %f" % (ru.ru_utime + ru.ru_stime))' \
     wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -H "$AUTH_HEADER" "http://127.0.0.1:$port$PATH_Q")"
   # shellcheck disable=SC2086
-  printf '%-8s %s requests=%s cpu_proxy=%s sys_proxy=%s cpu_upstream=%s cpu_wrk=%s\n' "$name" \
+  printf '%-8s %s requests=%s cpu_proxy=%s sys_proxy=%s cpu_upstream=%s cpu_wrk=%s idle=%s\n' "$name" \
     "$(wrk_summary <<<"$out")" \
     "$(awk '/requests in/ {print $1}' <<<"$out")" \
     "$(( $(cpu_ticks "$@") - proxy0 ))" \
     "$(( $(sys_ticks "$@") - sys0 ))" \
     "$(( $(cpu_ticks $upstream) - upstream0 ))" \
-    "$(awk '/^cpu_wrk_s/ {print $2}' <<<"$out")"
+    "$(awk '/^cpu_wrk_s/ {print $2}' <<<"$out")" \
+    "$(read -r idle total < <(machine_ticks); echo $(( 100 * (idle - idle0) / (total - total0) )))"
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    # "count,,event,..." lines -> per request, to stderr (not into the results)
+    awk -F, -v n="$(awk '/requests in/ {print $1}' <<<"$out")" -v name="$name" '
+      $3 != "" && $1 ~ /^[0-9]+$/ { sub(/^syscalls:sys_enter_/, "", $3); line = line sprintf(" %s=%.2f", $3, $1 / n) }
+      END { printf "%-8s per request:%s\n", name, line }' "$perf_out" >&2
+    rm -f "$perf_out"
+  fi
 }
+# What BENCH_SYSCALLS counts: the calls a proxied request's bytes go through,
+# the event loop's waits and wake-ups, and the scheduler's switches.
+SYSCALL_EVENTS="$(printf 'syscalls:sys_enter_%s,' read recvfrom readv write writev sendto sendmsg epoll_wait epoll_pwait futex)context-switches"
 
 echo "== GET $PATH_Q with a token, wrk -t2 -c$CONNS -d${SECS}s, $ROUNDS rounds"
 RESULTS="$(mktemp)"
@@ -195,7 +220,7 @@ def ms(v):
     n, unit = float(m.group(1)), m.group(2)
     return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
 runs = {"nginx": [], "gateway": [], "baseline": [], "floor": []}
-cpu = {k: [] for k in runs}  # per run: (proxy, upstream, wrk, proxy in the kernel) in µs per request
+cpu = {k: [] for k in runs}  # per run: (proxy, upstream, wrk, proxy in the kernel) in µs per request, machine idle %
 for line in open(sys.argv[1]):
     name, *fields = line.split()
     kv = dict(f.split("=") for f in fields)
@@ -204,7 +229,8 @@ for line in open(sys.argv[1]):
     runs[name].append((float(kv["rps"]), ms(kv["p99"])))
     n = int(kv["requests"])
     cpu[name].append((int(kv["cpu_proxy"]) * tick_us / n, int(kv["cpu_upstream"]) * tick_us / n,
-                      float(kv["cpu_wrk"]) * 1e6 / n, int(kv["sys_proxy"]) * tick_us / n))
+                      float(kv["cpu_wrk"]) * 1e6 / n, int(kv["sys_proxy"]) * tick_us / n,
+                      int(kv["idle"])))
 med = {k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v)) for k, v in runs.items() if v}
 (n_rps, n_p99), (g_rps, g_p99) = med["nginx"], med["gateway"]
 all_runs = [r for v in cpu.values() for r in v]
@@ -213,7 +239,8 @@ print(f"CPU per request, µs (median; upstream nginx {statistics.median(r[1] for
 for name, v in cpu.items():
     if v:
         total, kernel = statistics.median(r[0] for r in v), statistics.median(r[3] for r in v)
-        print(f"  {name:<9}{total:6.1f}  (user {total - kernel:4.1f}, kernel {kernel:4.1f})")
+        idle = statistics.median(r[4] for r in v)
+        print(f"  {name:<9}{total:6.1f}  (user {total - kernel:4.1f}, kernel {kernel:4.1f}); machine idle {idle:.0f} %")
 print(f"median  nginx   {n_rps:,.0f} rps  p99 {n_p99:.2f} ms")
 print(f"median  gateway {g_rps:,.0f} rps  p99 {g_p99:.2f} ms")
 print(f"gateway / nginx throughput: {g_rps / n_rps:.2f}x (goal >= 0.90x); added p99: {g_p99 - n_p99:+.2f} ms")

@@ -60,7 +60,12 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
     *request.version_mut() = Version::HTTP_11;
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
-    add_forwarded(headers, peer, &gateway.inner.trusted_proxies);
+    add_forwarded(
+        headers,
+        peer,
+        &gateway.inner.trusted_proxies,
+        gateway.inner.tls,
+    );
     trace_context::inject(headers, parent.as_ref());
 
     let timeout = gateway.inner.timeouts.for_path(request.uri().path());
@@ -194,23 +199,39 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// What a client may claim about the hops before it.
+const FORWARDING: [HeaderName; 4] = [
+    X_FORWARDED_FOR,
+    X_FORWARDED_PROTO,
+    HeaderName::from_static("x-forwarded-host"),
+    header::FORWARDED,
+];
 
-/// Sets `X-Forwarded-For`/`-Proto`. What a client sent in these headers is
-/// kept only when the client is a trusted proxy (a load balancer in front);
-/// anyone else's claims are dropped, so the services behind never see an
-/// address the client chose.
-fn add_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, trusted: &[ipnet::IpNet]) {
+/// Sets `X-Forwarded-For`/`-Proto` (`https` when the gateway terminates
+/// TLS). What a client sent in these headers is kept only when the client is
+/// a trusted proxy (a load balancer in front); anyone else's claims are
+/// dropped, so the services behind never see an address the client chose.
+fn add_forwarded(
+    headers: &mut HeaderMap,
+    peer: Option<SocketAddr>,
+    trusted: &[ipnet::IpNet],
+    tls: bool,
+) {
     let from_trusted = peer.is_some_and(|p| trusted.iter().any(|net| net.contains(&p.ip())));
-    if !from_trusted {
-        headers.remove(&X_FORWARDED_FOR);
-        headers.remove(&X_FORWARDED_PROTO);
-        headers.remove(HeaderName::from_static("x-forwarded-host"));
-        headers.remove(HeaderName::from_static("forwarded"));
+    // One look at the names: clients seldom send these, and removing each
+    // by name costs a hash whether it is there or not.
+    if !from_trusted && headers.keys().any(|name| FORWARDING.contains(name)) {
+        for name in &FORWARDING {
+            headers.remove(name);
+        }
     }
     if let Some(peer) = peer {
         let mut buffer = [0; 15];
         let ip = ip_text(peer.ip(), &mut buffer);
-        let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        let existing = from_trusted
+            .then(|| headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()))
+            .flatten();
+        let value = match existing {
             Some(existing) => HeaderValue::try_from(format!("{existing}, {ip}")),
             None => HeaderValue::from_str(&ip),
         };
@@ -218,8 +239,9 @@ fn add_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, trusted: &[i
             headers.insert(X_FORWARDED_FOR, value);
         }
     }
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    if !from_trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
+        let scheme = if tls { "https" } else { "http" };
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(scheme));
     }
 }
 
@@ -303,6 +325,7 @@ mod tests {
             &mut h,
             Some(SocketAddr::from(([10, 0, 0, 5], 5000))),
             &trusted,
+            false,
         );
         assert_eq!(h[&X_FORWARDED_FOR], "203.0.113.7, 10.0.0.5");
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
@@ -314,11 +337,29 @@ mod tests {
             &mut h,
             Some(SocketAddr::from(([198, 51, 100, 9], 5000))),
             &trusted,
+            false,
         );
         assert_eq!(
             h[&X_FORWARDED_FOR], "198.51.100.9",
             "a client's own claim is dropped"
         );
         assert_eq!(h[&X_FORWARDED_PROTO], "http");
+
+        // Every claim of an untrusted client goes, whichever it made.
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-host", HeaderValue::from_static("evil.example"));
+        h.insert(header::FORWARDED, HeaderValue::from_static("for=1.2.3.4"));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        add_forwarded(
+            &mut h,
+            Some(SocketAddr::from(([198, 51, 100, 9], 5000))),
+            &trusted,
+            true,
+        );
+        assert!(h.get("x-forwarded-host").is_none());
+        assert!(h.get(header::FORWARDED).is_none());
+        assert_eq!(h[&X_FORWARDED_FOR], "198.51.100.9");
+        assert_eq!(h[&X_FORWARDED_PROTO], "https", "the gateway terminated TLS");
+        assert_eq!(h[header::ACCEPT], "*/*");
     }
 }

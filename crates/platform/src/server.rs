@@ -5,18 +5,20 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
+use futures_util::future::Either;
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use tower::util::Oneshot;
 use tower_http::timeout::TimeoutBody;
 
 /// How connections are served.
@@ -247,29 +249,53 @@ impl<A: App> Connection<A> {
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
-        let body_read_timeout = self.body_read_timeout;
-        let app = self
-            .app
-            .map_request(move |request: http::Request<Incoming>| {
-                let (mut head, body) = request.into_parts();
-                head.extensions.insert(ConnectInfo(peer));
-                // Only a body still to come gets the timeout: the wrapper would
-                // hide that a bodiless request has none (it does not pass on
-                // `is_end_stream`), and every GET would then be read as a body.
-                let body = if body.is_end_stream() {
-                    axum::body::Body::new(body)
-                } else {
-                    axum::body::Body::new(TimeoutBody::new(body_read_timeout, body))
-                };
-                http::Request::from_parts(head, body)
-            });
-        let service = TowerToHyperService::new(app);
+        let service = PerConnection {
+            app: self.app,
+            peer,
+            body_read_timeout: self.body_read_timeout,
+        };
         let connection = self
             .builder
             .serve_connection_with_upgrades(io, service)
             .into_owned();
         if let Err(e) = self.watcher.watch(connection).await {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// The app as hyper sees it on one connection: each request gets the peer's
+/// address, and a body still to come gets the read timeout. A ready app
+/// (ours always are) is called straight away: hyper-util's generic adapter
+/// clones it into a `Oneshot` that polls it ready first, and so copies the
+/// request's future once more per request (docs/benchmarks.md).
+struct PerConnection<A> {
+    app: A,
+    peer: SocketAddr,
+    body_read_timeout: Duration,
+}
+
+impl<A: App> hyper::service::Service<http::Request<Incoming>> for PerConnection<A> {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<A::Future, Oneshot<A, Request>>;
+
+    fn call(&self, request: http::Request<Incoming>) -> Self::Future {
+        let (mut head, body) = request.into_parts();
+        head.extensions.insert(ConnectInfo(self.peer));
+        // Only a body still to come gets the timeout: the wrapper would
+        // hide that a bodiless request has none (it does not pass on
+        // `is_end_stream`), and every GET would then be read as a body.
+        let body = if body.is_end_stream() {
+            axum::body::Body::new(body)
+        } else {
+            axum::body::Body::new(TimeoutBody::new(self.body_read_timeout, body))
+        };
+        let request = http::Request::from_parts(head, body);
+        let mut app = self.app.clone();
+        match app.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Either::Left(app.call(request)),
+            Poll::Pending => Either::Right(app.oneshot(request)),
         }
     }
 }

@@ -83,18 +83,31 @@ struct Inner {
     body_deadline: std::time::Duration,
 }
 
-/// Values the content rules were run over and matched nothing, remembered
-/// per event loop thread: the same path segments and header values (user
+/// Values a rule set was run over and matched nothing, remembered per event
+/// loop thread: the same paths, path segments and header values (user
 /// agents, origins) come back on request after request, and the verdict on
 /// a value depends on the value and the rule set alone. A hit costs a hash;
 /// the rules cost about a microsecond per value (docs/benchmarks.md).
 struct CleanValues {
     /// The [`Waf`] these verdicts are from: another one's rules may differ.
     waf: u64,
-    values: HashSet<Box<str>, foldhash::fast::RandomState>,
+    /// One set per [`Checked`] rule set.
+    values: [HashSet<Box<str>, foldhash::fast::RandomState>; 3],
 }
 
-/// At most this many values are remembered per thread, then forgotten together.
+/// Which rules a remembered value passed: a value clean as a path segment
+/// says nothing about it as a user agent.
+#[derive(Clone, Copy)]
+enum Checked {
+    /// The content rules (every inspected value).
+    Content = 0,
+    /// The rules over the whole decoded path.
+    Path = 1,
+    /// The scanner rules over the `User-Agent`.
+    UserAgent = 2,
+}
+
+/// At most this many values are remembered per thread and rule set, then forgotten together.
 const CLEAN_VALUES: usize = 4096;
 /// Longer values are not remembered: they rarely repeat.
 const CLEAN_VALUE_BYTES: usize = 128;
@@ -102,7 +115,7 @@ const CLEAN_VALUE_BYTES: usize = 128;
 thread_local! {
     static CLEAN: RefCell<CleanValues> = RefCell::new(CleanValues {
         waf: 0,
-        values: HashSet::default(),
+        values: Default::default(),
     });
 }
 
@@ -141,22 +154,28 @@ impl Waf {
         })
     }
 
-    /// Whether `value` is one this thread has seen no content rule match.
-    fn known_clean(&self, value: &str) -> bool {
-        CLEAN.with_borrow(|clean| clean.waf == self.inner.id && clean.values.contains(value))
+    /// Whether `value` is one this thread has seen the `checked` rules not match.
+    fn known_clean(&self, checked: Checked, value: &str) -> bool {
+        CLEAN.with_borrow(|clean| {
+            clean.waf == self.inner.id && clean.values[checked as usize].contains(value)
+        })
     }
 
-    /// Notes that no content rule matches `value` (short values only).
-    fn remember_clean(&self, value: &str) {
+    /// Notes that the `checked` rules do not match `value` (short values only).
+    fn remember_clean(&self, checked: Checked, value: &str) {
         if value.len() > CLEAN_VALUE_BYTES {
             return;
         }
         CLEAN.with_borrow_mut(|clean| {
-            if clean.waf != self.inner.id || clean.values.len() >= CLEAN_VALUES {
+            if clean.waf != self.inner.id {
                 clean.waf = self.inner.id;
-                clean.values.clear();
+                clean.values.iter_mut().for_each(HashSet::clear);
             }
-            clean.values.insert(value.into());
+            let values = &mut clean.values[checked as usize];
+            if values.len() >= CLEAN_VALUES {
+                values.clear();
+            }
+            values.insert(value.into());
         });
     }
 
@@ -383,9 +402,14 @@ impl<'a> Scan<'a> {
     }
 
     fn path(&mut self, raw: &str) {
-        let decoded = decode::normalize(raw);
-        for rule in self.waf.inner.rules.path.matching(&decoded) {
-            self.found(rule.id, rule.group, "path", "");
+        if !self.waf.known_clean(Checked::Path, raw) {
+            let matched = self.waf.inner.rules.path.matching(&decode::normalize(raw));
+            if matched.is_empty() {
+                self.waf.remember_clean(Checked::Path, raw);
+            }
+            for rule in matched {
+                self.found(rule.id, rule.group, "path", "");
+            }
         }
         for segment in raw.split('/').filter(|s| !s.is_empty()) {
             if self.done() {
@@ -411,8 +435,14 @@ impl<'a> Scan<'a> {
                     self.value("cookie", cookie.trim(), value.trim());
                 }
             } else if name == "user-agent" {
-                for rule in self.waf.inner.rules.user_agent.matching(text) {
-                    self.found(rule.id, rule.group, "header", name);
+                if !self.waf.known_clean(Checked::UserAgent, text) {
+                    let matched = self.waf.inner.rules.user_agent.matching(text);
+                    if matched.is_empty() {
+                        self.waf.remember_clean(Checked::UserAgent, text);
+                    }
+                    for rule in matched {
+                        self.found(rule.id, rule.group, "header", name);
+                    }
                 }
                 self.value("header", name, text);
             } else if !UNINSPECTED_HEADERS.contains(&name) && !name.starts_with("sec-") {
@@ -482,7 +512,7 @@ impl<'a> Scan<'a> {
 
     /// Runs the content rules over one value and records what matched.
     fn value(&mut self, location: &'static str, field: &str, raw: &str) {
-        if self.done() || raw.is_empty() || self.waf.known_clean(raw) {
+        if self.done() || raw.is_empty() || self.waf.known_clean(Checked::Content, raw) {
             return;
         }
         let rules = &self.waf.inner.rules;
@@ -490,7 +520,7 @@ impl<'a> Scan<'a> {
         let mut matched = rules.decoded.matching(&decoded);
         matched.extend(rules.sql.matching(&decode::sql_view(&decoded)));
         if matched.is_empty() {
-            self.waf.remember_clean(raw);
+            self.waf.remember_clean(Checked::Content, raw);
         }
         for rule in matched {
             self.found(rule.id, rule.group, location, field);

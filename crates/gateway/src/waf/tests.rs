@@ -172,3 +172,30 @@ fn a_value_found_clean_is_remembered_only_for_the_rules_that_found_it() {
         );
     }
 }
+
+#[test]
+fn a_value_clean_in_one_place_is_still_judged_by_the_rules_of_another() {
+    let waf = waf();
+    let scanner = "sqlmap/1.7.2#stable";
+    // Clean as a header value and as a path segment: remembered as such...
+    for _ in 0..2 {
+        let h = head(
+            &format!("/api/profiles/{}", encode(scanner)),
+            &[("x-client", scanner)],
+        );
+        assert_eq!(waf.inspect_head(&h, None), None);
+    }
+    // ...which says nothing about it as a user agent, every time.
+    for _ in 0..2 {
+        let h = head("/api/tags", &[("user-agent", scanner)]);
+        let finding = waf.inspect_head(&h, None).map(|f| f.group);
+        assert_eq!(finding, Some(Group::Scanners));
+    }
+    // A path that passed the path rules is remembered; one that did not never is.
+    let traversal = "/api/%2e%2e/%2e%2e/etc/passwd";
+    for _ in 0..2 {
+        assert_eq!(waf.inspect_head(&head("/api/tags", &[]), None), None);
+        let finding = waf.inspect_head(&head(traversal, &[]), None);
+        assert!(finding.is_some(), "{traversal} passed");
+    }
+}
