@@ -140,7 +140,14 @@ async fn counting_upstream() -> (String, Arc<AtomicUsize>) {
             "/api/articles",
             get(move || {
                 c.fetch_add(1, Ordering::SeqCst);
-                async { axum::Json(json!({"articles": [], "articlesCount": 0})) }
+                async {
+                    // An upstream that names its software, as many do.
+                    let banners = [("server", "upstream/1.2.3"), ("x-powered-by", "axum")];
+                    (
+                        banners,
+                        axum::Json(json!({"articles": [], "articlesCount": 0})),
+                    )
+                }
             }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -243,6 +250,12 @@ async fn forged_and_missing_tokens_stop_at_the_edge() {
         .unwrap();
     assert_eq!(anonymous.status(), 200);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
+    for banner in ["server", "x-powered-by"] {
+        assert!(
+            anonymous.headers().get(banner).is_none(),
+            "the upstream's {banner} header stops at the edge"
+        );
+    }
 }
 
 #[tokio::test]

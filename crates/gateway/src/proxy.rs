@@ -105,6 +105,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
                 endpoint.record_success();
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
+                strip_banners(&mut parts.headers);
                 let mut response = Response::from_parts(parts, Body::new(body));
                 response.extensions_mut().insert(label);
                 return response;
@@ -197,6 +198,14 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// What an upstream says about its software and version: of use to
+/// attackers only, so it stops at the edge.
+fn strip_banners(headers: &mut HeaderMap) {
+    const X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
+    headers.remove(header::SERVER);
+    headers.remove(X_POWERED_BY);
+}
+
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 /// What a client may claim about the hops before it.
@@ -240,8 +249,9 @@ fn add_forwarded(
         }
     }
     if !from_trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
-        let scheme = if tls { "https" } else { "http" };
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(scheme));
+        const HTTP: HeaderValue = HeaderValue::from_static("http");
+        const HTTPS: HeaderValue = HeaderValue::from_static("https");
+        headers.insert(X_FORWARDED_PROTO, if tls { HTTPS } else { HTTP });
     }
 }
 
@@ -297,6 +307,18 @@ mod tests {
         assert!(h.get(header::TRANSFER_ENCODING).is_none());
         assert!(h.get(header::CONNECTION).is_none());
         assert!(h.get(header::AUTHORIZATION).is_some());
+    }
+
+    #[test]
+    fn upstream_banners_stop_at_the_edge() {
+        let mut h = HeaderMap::new();
+        h.insert(header::SERVER, HeaderValue::from_static("nginx/1.22.1"));
+        h.insert("x-powered-by", HeaderValue::from_static("Express"));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        strip_banners(&mut h);
+        assert!(h.get(header::SERVER).is_none());
+        assert!(h.get("x-powered-by").is_none());
+        assert_eq!(h[header::CONTENT_TYPE], "text/plain");
     }
 
     #[test]
