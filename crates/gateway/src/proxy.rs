@@ -97,7 +97,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
         };
         *attempt.uri_mut() = Uri::from(path_and_query.clone());
         let in_flight = endpoint.start();
-        let exchange = pool::send(endpoint.authority(), attempt);
+        let exchange = pool::send(endpoint.upstream(), attempt);
         let outcome = tokio::time::timeout(timeout, exchange).await;
         drop(in_flight);
         let failure = match outcome {

@@ -22,8 +22,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct Endpoint {
     /// `http://host:port`, for logs.
     base: String,
-    /// `host:port`, where requests go (configured endpoints have no path).
-    authority: Authority,
+    /// `host:port`, where requests go (configured endpoints have no path),
+    /// and its slot in the connection pools.
+    upstream: pool::Upstream,
     /// Last active probe (or a refused connection since).
     healthy: AtomicBool,
     /// Consecutive request failures open it: the endpoint is skipped until a
@@ -47,8 +48,8 @@ impl Endpoint {
         &self.base
     }
 
-    pub fn authority(&self) -> &Authority {
-        &self.authority
+    pub fn upstream(&self) -> &pool::Upstream {
+        &self.upstream
     }
 
     pub fn mark_down(&self) {
@@ -135,7 +136,7 @@ impl Cluster {
             .into_iter()
             .map(|u| {
                 Ok(Endpoint {
-                    authority: authority(&u)?,
+                    upstream: pool::Upstream::new(authority(&u)?),
                     base: u.as_str().trim_end_matches('/').to_owned(),
                     healthy: AtomicBool::new(true),
                     breaker: CircuitBreaker::new("upstream-endpoint", 5, Duration::from_secs(2)),
@@ -228,7 +229,7 @@ pub fn spawn_health_checks(cluster: Arc<Cluster>, interval: Duration, shutdown: 
                 _ = ticker.tick() => {}
             }
             let probes = cluster.endpoints.iter().map(|endpoint| async move {
-                let healthy = probe(endpoint.authority()).await;
+                let healthy = probe(endpoint.upstream()).await;
                 endpoint.set_health(healthy);
             });
             futures_util::future::join_all(probes).await;
@@ -236,12 +237,12 @@ pub fn spawn_health_checks(cluster: Arc<Cluster>, interval: Duration, shutdown: 
     });
 }
 
-async fn probe(authority: &Authority) -> bool {
+async fn probe(upstream: &pool::Upstream) -> bool {
     let Ok(request) = Request::get("/readyz").body(Body::empty()) else {
         return false;
     };
     matches!(
-        tokio::time::timeout(PROBE_TIMEOUT, pool::send(authority, request)).await,
+        tokio::time::timeout(PROBE_TIMEOUT, pool::send(upstream, request)).await,
         Ok(Ok(response)) if response.status() == StatusCode::OK
     )
 }
@@ -262,7 +263,11 @@ mod tests {
             "http://[::1]:81/",
         ];
         let c = Cluster::new("t", urls.iter().map(|u| Url::parse(u).unwrap()).collect()).unwrap();
-        let dialled: Vec<&str> = c.endpoints.iter().map(|e| e.authority().as_str()).collect();
+        let dialled: Vec<&str> = c
+            .endpoints
+            .iter()
+            .map(|e| e.upstream().authority().as_str())
+            .collect();
         assert_eq!(dialled, ["127.0.0.1:9001", "business:80", "[::1]:81"]);
     }
 
