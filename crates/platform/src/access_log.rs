@@ -318,6 +318,24 @@ mod tests {
     }
 
     #[test]
+    fn every_string_reads_back_as_it_was() {
+        let at = SystemTime::UNIX_EPOCH;
+        let paths = [
+            "/plain",
+            "/a\\b",
+            "/caf\u{e9}",
+            "/tab\there",
+            "/del\u{7f}",
+            "/\u{1}",
+            "\"",
+        ];
+        for path in paths {
+            let line = line(&fields(path, None), 200, 0.25, at);
+            assert_eq!(line["span"]["path"], path);
+        }
+    }
+
+    #[test]
     fn timestamps_keep_leading_zeros_and_follow_the_second() {
         let fields = fields("/", None);
         let at = SystemTime::UNIX_EPOCH + Duration::new(1_796_061_575, 7_000);
