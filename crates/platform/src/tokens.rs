@@ -343,6 +343,13 @@ mod tests {
         }
     }
 
+    /// A verifier that knows `pair`'s public key as `k`.
+    fn verifier_of(pair: &Ed25519KeyPair) -> Verifier {
+        let keys = KeySet::default();
+        keys.replace(&jwks(&[("k", pair)]));
+        Verifier::new("iss", "aud", keys)
+    }
+
     #[test]
     fn a_cached_verification_dies_with_its_key() {
         let (old, new) = (key_pair(), key_pair());
@@ -365,9 +372,7 @@ mod tests {
     #[test]
     fn a_cached_verification_ends_at_exp() {
         let pair = key_pair();
-        let keys = KeySet::default();
-        keys.replace(&jwks(&[("k", &pair)]));
-        let verifier = Verifier::new("iss", "aud", keys);
+        let verifier = verifier_of(&pair);
         // Valid now only thanks to the leeway, which runs out within two seconds.
         let t = token(&pair, "k", -(LEEWAY_SECS.cast_signed()) + 1);
         assert!(verifier.verify(&t).is_ok());
@@ -378,9 +383,7 @@ mod tests {
     #[test]
     fn failures_are_not_cached_and_forgeries_stay_forgeries() {
         let (pair, other) = (key_pair(), key_pair());
-        let keys = KeySet::default();
-        keys.replace(&jwks(&[("k", &pair)]));
-        let verifier = Verifier::new("iss", "aud", keys);
+        let verifier = verifier_of(&pair);
         let good = token(&pair, "k", 900);
         assert!(verifier.verify(&good).is_ok());
         // Same header and claims, another key's signature: a different token string.
@@ -392,9 +395,7 @@ mod tests {
     #[test]
     fn the_authorization_header_gives_the_token_of_either_scheme_only() {
         let pair = key_pair();
-        let keys = KeySet::default();
-        keys.replace(&jwks(&[("k", &pair)]));
-        let verifier = Verifier::new("iss", "aud", keys);
+        let verifier = verifier_of(&pair);
         let t = token(&pair, "k", 900);
         let with = |value: &[u8]| {
             let mut headers = http::HeaderMap::new();
