@@ -53,7 +53,15 @@ async fn up_answers_health_and_tags_on_the_given_port_within_two_seconds() {
         assert_eq!(mode & 0o777, 0o600, "{db}");
     }
 
-    // The gateway's metrics show the request just made, by service and route.
+    // A request the edge refuses counts under the route it asked for.
+    let refused = client
+        .get(format!("{}/api/articles/feed", platform.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    // The gateway's metrics show the requests just made, by service and route.
     let metrics = client
         .get(format!("{}/metrics", platform.url))
         .send()
@@ -65,6 +73,12 @@ async fn up_answers_health_and_tags_on_the_given_port_within_two_seconds() {
     assert!(
         metrics.contains(
             r#"http_requests_total{service="gateway",method="GET",route="business",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"http_requests_total{service="gateway",method="GET",route="business",status="401"} 1"#
         ),
         "{metrics}"
     );

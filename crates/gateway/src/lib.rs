@@ -90,9 +90,9 @@ impl State {
             redis,
             &shutdown,
         );
-        let auth = Arc::new(Cluster::new("auth", auth_urls)?);
+        let auth = Arc::new(Cluster::new(routes::Upstream::Auth.name(), auth_urls)?);
         let business = Arc::new(Cluster::new(
-            "business",
+            routes::Upstream::Business.name(),
             config.upstreams.business_or_default(),
         )?);
         let interval = Duration::from_millis(config.health_check_interval_ms);
@@ -197,7 +197,7 @@ pub fn app(state: State) -> App {
     let edge = tower::ServiceBuilder::new()
         .option_layer(state.inner.cors.clone())
         .service(Edge(state));
-    platform::stack::wrap_service(edge, SERVICE, readiness)
+    platform::stack::wrap_service(edge, SERVICE, readiness, routes::label)
 }
 
 /// Every request the gateway does not answer from its health endpoints:

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Method, StatusCode, Uri, Version};
-use platform::http_metrics::RouteLabel;
 use platform::problem::Problem;
 use platform::trace_context;
 
@@ -48,7 +47,6 @@ fn retryable(method: &Method) -> bool {
 }
 
 async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> Response {
-    let label = RouteLabel(cluster.name());
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -85,20 +83,20 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
     loop {
         let Some((index, endpoint)) = cluster.pick_excluding(&tried) else {
             return match failed {
-                Some(failure) => labelled(failure, label),
-                None => unavailable(cluster, label),
+                Some(failure) => failure.into_response(),
+                None => unavailable(cluster),
             };
         };
         tried.push(index);
         let mut attempt = match (first.take(), &replay) {
             (Some(request), _) => request,
             (None, Some(head)) => Request::from_parts(head.clone(), Body::empty()),
-            (None, None) => return unavailable(cluster, label),
+            (None, None) => return unavailable(cluster),
         };
         *attempt.uri_mut() = Uri::from(path_and_query.clone());
         let in_flight = endpoint.start();
         let exchange = pool::send(endpoint.upstream(), attempt);
-        let outcome = tokio::time::timeout(timeout, exchange).await;
+        let outcome = platform::coarse_timer::timeout(timeout, exchange).await;
         drop(in_flight);
         let failure = match outcome {
             Ok(Ok(response)) => {
@@ -106,9 +104,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
                 strip_banners(&mut parts.headers);
-                let mut response = Response::from_parts(parts, Body::new(body));
-                response.extensions_mut().insert(label);
-                return response;
+                return Response::from_parts(parts, Body::new(body));
             }
             Ok(Err(e)) => {
                 endpoint.record_failure(e.is_connect());
@@ -132,30 +128,22 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
             }
         };
         if replay.is_none() || tried.len() >= 2 || !cluster.budget().try_retry() {
-            return labelled(failure, label);
+            return failure.into_response();
         }
         failed = Some(failure);
     }
 }
 
 /// No endpoint may be tried: fail fast, and say when to come back.
-fn unavailable(cluster: &Cluster, label: RouteLabel) -> Response {
-    let mut response = labelled(
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(format!("no healthy {} endpoint", cluster.name())),
-        ),
-        label,
-    );
+fn unavailable(cluster: &Cluster) -> Response {
+    let mut response = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Some(format!("no healthy {} endpoint", cluster.name())),
+    )
+    .into_response();
     response
         .headers_mut()
         .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
-}
-
-fn labelled(problem: Problem, label: RouteLabel) -> Response {
-    let mut response = problem.into_response();
-    response.extensions_mut().insert(label);
     response
 }
 

@@ -36,6 +36,16 @@ pub enum Upstream {
     Business,
 }
 
+impl Upstream {
+    /// The cluster's name in logs and metrics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::Business => "business",
+        }
+    }
+}
+
 const ROUTES: &[(&str, Upstream)] = &[
     ("/api/users", Upstream::Auth),
     ("/api/user", Upstream::Auth),
@@ -72,6 +82,17 @@ pub fn route(path: &str) -> Route {
         Route::UnknownApi
     } else {
         Route::Static
+    }
+}
+
+/// A request's `route` in the metrics: the cluster its path goes to,
+/// `static`, or `unmatched` for an `/api` path no service owns. Refused
+/// requests count under the route they asked for.
+pub fn label(request: &axum::extract::Request) -> &'static str {
+    match route(request.uri().path()) {
+        Route::Upstream(upstream) => upstream.name(),
+        Route::UnknownApi => "unmatched",
+        Route::Static => "static",
     }
 }
 

@@ -11,7 +11,6 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, HeaderValue};
-use platform::http_metrics::RouteLabel;
 use platform::problem::Problem;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::compression::CompressionLayer;
@@ -49,7 +48,6 @@ pub async fn serve(dir: Option<&Path>, request: Request) -> Response {
         let policy = if hashed_asset { IMMUTABLE } else { REVALIDATE };
         response.headers_mut().insert(CACHE_CONTROL, policy);
     }
-    response.extensions_mut().insert(RouteLabel("static"));
     response
 }
 

@@ -58,11 +58,6 @@ pub fn render() -> String {
     handle.render()
 }
 
-/// Label for responses that did not come from a matched axum route, e.g. the
-/// gateway's proxy sets the upstream cluster name here.
-#[derive(Debug, Clone, Copy)]
-pub struct RouteLabel(pub &'static str);
-
 /// The `route` label of a request: the matched axum route template, or a name.
 #[derive(Debug, Clone, Copy)]
 pub enum Route<'a> {

@@ -7,6 +7,7 @@
 pub mod access_log;
 pub mod breaker;
 pub mod client_ip;
+pub mod coarse_timer;
 pub mod config;
 pub mod context;
 pub mod counter;

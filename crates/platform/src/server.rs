@@ -84,7 +84,7 @@ pub async fn serve(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
+        .timer(crate::coarse_timer::HyperTimer)
         .header_read_timeout(options.header_read_timeout);
     builder
         .http2()
@@ -180,7 +180,13 @@ impl EventLoops {
                 .name(format!("http-loop-{i}"))
                 .spawn(move || {
                     crate::telemetry::batch_thread_logs();
-                    runtime.block_on(stop.cancelled());
+                    crate::coarse_timer::enable_on_this_thread();
+                    runtime.block_on(async {
+                        tokio::select! {
+                            () = stop.cancelled() => {}
+                            () = crate::coarse_timer::sweep() => {}
+                        }
+                    });
                 });
             // On an early return the loops already started stop on drop.
             loops.threads.push(thread?);

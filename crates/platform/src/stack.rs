@@ -25,7 +25,6 @@ use axum::routing::future::RouteFuture;
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Either};
 use http::{HeaderName, HeaderValue, StatusCode};
-use tower::Layer as _;
 use tracing::{Instrument as _, Span};
 
 use crate::access_log::{self, RequestFields};
@@ -45,14 +44,24 @@ pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Rout
 }
 
 /// Wraps `service`, which answers every path itself (the gateway), in the
-/// shared stack, with `/healthz`, `/readyz` and `/metrics` in front. No axum
-/// `Router` on the way: its routing, boxing and cloning per request showed in
-/// the gateway's profile (docs/benchmarks.md).
-pub fn wrap_service<S>(service: S, name: &'static str, readiness: Readiness) -> Wrapped<S> {
+/// shared stack, with `/healthz`, `/readyz` and `/metrics` in front; `route`
+/// names a request's route in the metrics. No axum `Router` on the way: its
+/// routing, boxing and cloning per request showed in the gateway's profile
+/// (docs/benchmarks.md).
+pub fn wrap_service<S>(
+    service: S,
+    name: &'static str,
+    readiness: Readiness,
+    route: fn(&Request) -> &'static str,
+) -> Wrapped<S> {
     http_metrics::handle();
     Wrapped {
         probes: health::router(readiness),
-        service: RequestLayer { service: name }.layer(service),
+        service: RequestService {
+            inner: service,
+            service: name,
+            route: Some(route),
+        },
     }
 }
 
@@ -103,6 +112,7 @@ impl<S> tower::Layer<S> for RequestLayer {
         RequestService {
             inner,
             service: self.service,
+            route: None,
         }
     }
 }
@@ -111,6 +121,10 @@ impl<S> tower::Layer<S> for RequestLayer {
 pub struct RequestService<S> {
     inner: S,
     service: &'static str,
+    /// Names the route of a request no axum route matches (a label chosen
+    /// before the call costs less than one carried back in the response's
+    /// extensions, which allocates their map).
+    route: Option<fn(&Request) -> &'static str>,
 }
 
 impl<S> tower::Service<Request> for RequestService<S>
@@ -139,6 +153,7 @@ where
         let (span, fields) = request_span(service, &request, request_id);
         let mut current = access_log::fields_follow_the_future().then(|| fields.clone());
         let matched = request.extensions().get::<MatchedPath>().cloned();
+        let named = self.route.map(|route| route(&request));
         // The clone is the one left ready for the next call (tower's contract).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -166,12 +181,9 @@ where
                 let elapsed = start.elapsed();
                 let status = response.status();
                 access_log::log(&fields, status.as_u16(), elapsed);
-                let route = match (
-                    &matched,
-                    response.extensions().get::<http_metrics::RouteLabel>(),
-                ) {
+                let route = match (&matched, named) {
                     (Some(path), _) => Route::Matched(path.as_str()),
-                    (None, Some(label)) => Route::Named(label.0),
+                    (None, Some(name)) => Route::Named(name),
                     (None, None) => Route::Named("unmatched"),
                 };
                 http_metrics::record(

@@ -1,0 +1,339 @@
+//! Timers for the event loops' hot path, at the grain of a [`TICK`].
+//!
+//! Every proxied request arms two timers: hyper's header-read timeout for the
+//! next request on its connection (slowloris), and the upstream exchange's
+//! timeout. Nearly all are cancelled long before they would fire. In tokio's
+//! timer wheel, arming and cancelling each cost about 1,250 instructions,
+//! 4.6 % of a proxied request (docs/benchmarks.md). Here a timer is an entry
+//! in its event loop's slab, a deadline and a waker, added when it is first
+//! polled and removed when it is dropped. One sweeper per loop wakes the
+//! timers that are past their deadline, once a tick, and only while there are
+//! timers.
+//!
+//! Only the event loops of [`crate::server`] keep such a slab
+//! ([`enable_on_this_thread`]): their tasks never move between threads. On
+//! any other thread a [`Sleep`] is a tokio timer.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// How often the sweeper looks, and so how late at most a timer fires.
+pub const TICK: Duration = Duration::from_millis(25);
+
+struct Entry {
+    deadline: Instant,
+    waker: Waker,
+    /// Unique across threads: an entry is only ever taken for its own timer,
+    /// even after its slot is reused.
+    id: u64,
+}
+
+#[derive(Default)]
+struct Timers {
+    entries: slab::Slab<Entry>,
+    /// The sweeper, parked while there is nothing to watch.
+    sweeper: Option<Waker>,
+}
+
+thread_local! {
+    /// Present on event-loop threads only.
+    static TIMERS: RefCell<Option<Timers>> = const { RefCell::new(None) };
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Makes this thread keep coarse timers; its runtime must run [`sweep`].
+/// For threads whose tasks all stay on them (a current-thread runtime).
+pub fn enable_on_this_thread() {
+    TIMERS.with(|timers| *timers.borrow_mut() = Some(Timers::default()));
+}
+
+/// Wakes the timers past their deadline, once a tick while there are any.
+/// Runs until dropped (with its event loop).
+pub async fn sweep() {
+    let mut expired = Vec::new();
+    loop {
+        std::future::poll_fn(|cx| {
+            TIMERS.with(|timers| match timers.borrow_mut().as_mut() {
+                Some(timers) if timers.entries.is_empty() => {
+                    timers.sweeper = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                Some(_) => Poll::Ready(()),
+                // Not an event loop: nothing is ever armed here.
+                None => Poll::Pending,
+            })
+        })
+        .await;
+        tokio::time::sleep(TICK).await;
+        let now = Instant::now();
+        TIMERS.with(|timers| {
+            if let Some(timers) = timers.borrow_mut().as_mut() {
+                timers.entries.retain(|_, entry| {
+                    let due = entry.deadline <= now;
+                    if due {
+                        expired.push(entry.waker.clone());
+                    }
+                    !due
+                });
+            }
+        });
+        // Woken outside the borrow: a waker may run code that arms a timer.
+        expired.drain(..).for_each(Waker::wake);
+    }
+}
+
+/// A timer that completes at its deadline (up to a [`TICK`] later on an
+/// event loop).
+pub struct Sleep {
+    deadline: Instant,
+    state: State,
+}
+
+enum State {
+    /// Not polled yet.
+    Unarmed,
+    /// In this thread's slab, at `key`.
+    Armed {
+        key: usize,
+        id: u64,
+    },
+    /// Not on an event loop.
+    Tokio(Pin<Box<tokio::time::Sleep>>),
+    Done,
+}
+
+impl Sleep {
+    pub fn until(deadline: Instant) -> Self {
+        Self {
+            deadline,
+            state: State::Unarmed,
+        }
+    }
+
+    pub fn after(duration: Duration) -> Self {
+        Self::until(Instant::now() + duration)
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let deadline = self.deadline;
+        match &mut self.state {
+            State::Unarmed => {
+                let armed = TIMERS.with(|timers| {
+                    let mut timers = timers.borrow_mut();
+                    let timers = timers.as_mut()?;
+                    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+                    let key = timers.entries.insert(Entry {
+                        deadline,
+                        waker: cx.waker().clone(),
+                        id,
+                    });
+                    if let Some(sweeper) = timers.sweeper.take() {
+                        sweeper.wake();
+                    }
+                    Some(State::Armed { key, id })
+                });
+                self.state = armed.unwrap_or_else(|| {
+                    State::Tokio(Box::pin(tokio::time::sleep_until(deadline.into())))
+                });
+                // A tokio timer registers its waker when polled.
+                match &mut self.state {
+                    State::Tokio(sleep) => sleep.as_mut().poll(cx),
+                    _ => Poll::Pending,
+                }
+            }
+            State::Armed { key, id } => {
+                let (key, id) = (*key, *id);
+                let pending = TIMERS.with(|timers| {
+                    let mut timers = timers.borrow_mut();
+                    match timers.as_mut().and_then(|t| t.entries.get_mut(key)) {
+                        Some(entry) if entry.id == id => {
+                            if !entry.waker.will_wake(cx.waker()) {
+                                entry.waker = cx.waker().clone();
+                            }
+                            true
+                        }
+                        // Swept: the deadline has passed.
+                        _ => false,
+                    }
+                });
+                if pending {
+                    Poll::Pending
+                } else {
+                    self.state = State::Done;
+                    Poll::Ready(())
+                }
+            }
+            State::Tokio(sleep) => sleep.as_mut().poll(cx),
+            State::Done => Poll::Ready(()),
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let State::Armed { key, id } = self.state {
+            // Not during the thread's teardown, and never another timer's entry.
+            let _ = TIMERS.try_with(|timers| {
+                if let Ok(mut timers) = timers.try_borrow_mut()
+                    && let Some(timers) = timers.as_mut()
+                    && timers.entries.get(key).is_some_and(|entry| entry.id == id)
+                {
+                    timers.entries.remove(key);
+                }
+            });
+        }
+    }
+}
+
+impl hyper::rt::Sleep for Sleep {}
+
+/// hyper's timer (the HTTP/1 header-read timeout) on coarse timers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HyperTimer;
+
+impl hyper::rt::Timer for HyperTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(Sleep::after(duration))
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(Sleep::until(deadline))
+    }
+}
+
+/// `future` took longer than its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed;
+
+/// `future`'s output, or [`Elapsed`] when it is not done within `duration`.
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: Sleep::after(duration),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// What [`timeout`] returns. A struct rather than an `async fn`: the
+    /// wrapped future is not copied into another state machine (a proxied
+    /// request's exchange is several hundred bytes).
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        sleep: Sleep,
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        Pin::new(this.sleep).poll(cx).map(|()| Err(Elapsed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `test` on an event loop of its own: a current-thread runtime
+    /// with coarse timers and their sweeper.
+    fn on_event_loop<F: Future<Output = ()>>(test: F) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        enable_on_this_thread();
+        runtime.block_on(async {
+            tokio::select! {
+                () = sweep() => unreachable!("the sweeper runs for ever"),
+                () = test => {}
+            }
+        });
+    }
+
+    fn armed() -> usize {
+        TIMERS.with(|timers| timers.borrow().as_ref().map_or(0, |t| t.entries.len()))
+    }
+
+    #[test]
+    fn a_timer_fires_at_its_deadline_within_a_tick() {
+        on_event_loop(async {
+            let started = Instant::now();
+            Sleep::after(Duration::from_millis(120)).await;
+            let elapsed = started.elapsed();
+            assert!(elapsed >= Duration::from_millis(120), "{elapsed:?}");
+            assert!(
+                elapsed < Duration::from_millis(120) + TICK * 4,
+                "{elapsed:?}"
+            );
+            assert_eq!(armed(), 0, "a fired timer leaves the slab");
+        });
+    }
+
+    #[test]
+    fn a_timeout_passes_the_output_on_or_gives_up_in_time() {
+        on_event_loop(async {
+            assert_eq!(timeout(Duration::from_secs(5), async { 7 }).await, Ok(7));
+            let started = Instant::now();
+            let never = std::future::pending::<()>();
+            assert_eq!(
+                timeout(Duration::from_millis(100), never).await,
+                Err(Elapsed)
+            );
+            assert!(started.elapsed() >= Duration::from_millis(100));
+            assert!(started.elapsed() < Duration::from_millis(100) + TICK * 4);
+        });
+    }
+
+    #[test]
+    fn a_timer_cancelled_early_leaves_the_slab() {
+        on_event_loop(async {
+            let quick = timeout(Duration::from_secs(60), async {
+                tokio::task::yield_now().await;
+                "done"
+            });
+            assert_eq!(quick.await, Ok("done"));
+            assert_eq!(armed(), 0);
+            // Later timers still fire, in deadline order.
+            let started = Instant::now();
+            let (long, short) = tokio::join!(
+                async {
+                    Sleep::after(Duration::from_millis(150)).await;
+                    started.elapsed()
+                },
+                async {
+                    Sleep::after(Duration::from_millis(50)).await;
+                    started.elapsed()
+                },
+            );
+            assert!(short < long, "{short:?} {long:?}");
+            assert!(long >= Duration::from_millis(150));
+        });
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn off_an_event_loop_a_timer_is_tokios() {
+        let started = Instant::now();
+        Sleep::after(Duration::from_millis(30)).await;
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        assert_eq!(armed(), 0);
+        assert_eq!(
+            timeout(Duration::from_millis(30), std::future::pending::<()>()).await,
+            Err(Elapsed)
+        );
+    }
+}
