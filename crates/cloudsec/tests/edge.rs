@@ -258,6 +258,47 @@ async fn forged_and_missing_tokens_stop_at_the_edge() {
     }
 }
 
+/// Each user has a budget of their own: spent, that user is refused with
+/// 429 while others, and anonymous requests, still pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_spends_their_own_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Running::up(
+        dir.path(),
+        0,
+        &[
+            ("CLOUDSEC_GATEWAY__RATE_LIMIT__PER_SUBJECT__PER_SECOND", "1"),
+            ("CLOUDSEC_GATEWAY__RATE_LIMIT__PER_SUBJECT__BURST", "5"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let busy = common::register(&client, &platform.url, "busy").await;
+    let other = common::register(&client, &platform.url, "other").await;
+    let me = |token: &str| {
+        client
+            .get(format!("{}/api/user", platform.url))
+            .header("Authorization", format!("Token {token}"))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(me(&busy).await.unwrap().status().as_u16());
+    }
+    assert!(statuses[..4].iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(statuses[7], 429, "{statuses:?}");
+    let refused = me(&busy).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(me(&other).await.unwrap().status(), 200);
+    let anonymous = client
+        .get(format!("{}/api/tags", platform.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 200);
+}
+
 #[tokio::test]
 async fn cors_answers_only_the_configured_origins() {
     let dir = tempfile::tempdir().unwrap();

@@ -24,10 +24,6 @@ struct Checker {
     deny: DenyList,
 }
 
-/// The verified claims, for per-user rate limits downstream.
-#[derive(Debug, Clone)]
-pub struct Subject(pub std::sync::Arc<tokens::AccessClaims>);
-
 impl EdgeAuth {
     pub fn new(verifier: Verifier, keys: RemoteKeys, deny: DenyList) -> Self {
         Self {
@@ -73,7 +69,12 @@ fn unauthorized(message: &str, challenge: &'static str) -> Response {
     response
 }
 
-pub async fn check(edge: &EdgeAuth, request: &mut Parts) -> Result<(), Response> {
+/// Refuses a request with a bad token, or none where one is needed; the
+/// verified claims when there is a good one (for the per-user rate limit).
+pub async fn check(
+    edge: &EdgeAuth,
+    request: &Parts,
+) -> Result<Option<std::sync::Arc<tokens::AccessClaims>>, Response> {
     let edge = &edge.inner;
     // Only Token/Bearer credentials are ours to check; Basic (service clients) passes through.
     let token = match tokens::from_authorization(&request.headers) {
@@ -84,7 +85,7 @@ pub async fn check(edge: &EdgeAuth, request: &mut Parts) -> Result<(), Response>
         if requires_token(&request.method, request.uri.path()) {
             return Err(unauthorized("is missing", "Bearer"));
         }
-        return Ok(());
+        return Ok(None);
     };
     let verified = match edge.verifier.verify(token) {
         // Boxed, as rare: the refresh's HTTP call would otherwise size every check's future.
@@ -119,8 +120,7 @@ pub async fn check(edge: &EdgeAuth, request: &mut Parts) -> Result<(), Response>
             );
         }
     }
-    request.extensions.insert(Subject(claims));
-    Ok(())
+    Ok(Some(claims))
 }
 
 #[cfg(test)]

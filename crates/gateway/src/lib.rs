@@ -247,9 +247,9 @@ async fn admit(
 ) -> Result<axum::extract::Request, axum::response::Response> {
     let request = limits::enforce(&inner.limits, request)?;
     let request = waf::inspect(&inner.waf, request).await?;
-    // The rest only read the head (and the token check notes the subject in it).
-    let (mut head, body) = request.into_parts();
-    match admit_head(inner, &mut head).await {
+    // The rest only read the head.
+    let (head, body) = request.into_parts();
+    match admit_head(inner, &head).await {
         Ok(()) => Ok(axum::extract::Request::from_parts(head, body)),
         Err(refusal) => {
             limits::linger(body);
@@ -260,9 +260,9 @@ async fn admit(
 
 async fn admit_head(
     inner: &Inner,
-    head: &mut http::request::Parts,
+    head: &http::request::Parts,
 ) -> Result<(), axum::response::Response> {
     rate_limit::by_client(&inner.rate_limits, head).await?;
-    edge_auth::check(&inner.edge, head).await?;
-    rate_limit::by_subject(&inner.rate_limits, head).await
+    let subject = edge_auth::check(&inner.edge, head).await?;
+    rate_limit::by_subject(&inner.rate_limits, subject.as_ref()).await
 }

@@ -24,7 +24,6 @@ use platform::tokens::AccessClaims;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Rate, RateLimitConfig};
-use crate::edge_auth::Subject;
 
 /// GCRA on Redis's clock. KEYS[1]: the key; ARGV: emission interval (µs), burst.
 /// Returns 0 when allowed, else the microseconds until it would be.
@@ -252,10 +251,12 @@ pub async fn by_client(limits: &RateLimits, request: &Parts) -> Result<(), Respo
     Ok(())
 }
 
-/// After the token check: per authenticated subject.
-pub async fn by_subject(limits: &RateLimits, request: &Parts) -> Result<(), Response> {
-    let subject = request.extensions.get::<Subject>();
-    if let (Some(limits), Some(Subject(claims))) = (limits.inner.as_deref(), subject)
+/// After the token check: per authenticated subject (the verified claims).
+pub async fn by_subject(
+    limits: &RateLimits,
+    subject: Option<&Arc<AccessClaims>>,
+) -> Result<(), Response> {
+    if let (Some(limits), Some(claims)) = (limits.inner.as_deref(), subject)
         && let Err(wait) = limits
             .per_subject
             .check(&Key::Subject(claims.clone()))
