@@ -170,7 +170,9 @@ pub fn log(fields: &RequestFields, status: u16, elapsed: Duration) {
 
 /// The line, in the JSON layer's shape (its keys in the same order, the
 /// request span's fields under `span`): the fixed parts as they are, the
-/// values through `serde_json`, which escapes them.
+/// client's values (path, request id) through `serde_json`, which escapes
+/// them, and the values that never need escaping (a method token, the
+/// service's name, a hex trace id) between quotes as they are.
 fn write_json(
     line: &mut Vec<u8>,
     fields: &RequestFields,
@@ -179,16 +181,16 @@ fn write_json(
     now: SystemTime,
 ) {
     line.extend_from_slice(br#"{"level":"INFO","span":{"method":"#);
-    value(line, fields.method.as_str());
+    quoted(line, fields.method.as_str());
     line.extend_from_slice(br#","name":"request","path":"#);
     value(line, &fields.path);
     line.extend_from_slice(br#","request_id":"#);
     value(line, fields.request_id());
     line.extend_from_slice(br#","service":"#);
-    value(line, fields.service);
+    quoted(line, fields.service);
     if let Some(trace_id) = &fields.trace_id {
         line.extend_from_slice(br#","trace_id":"#);
-        value(line, trace_id);
+        quoted(line, trace_id);
     }
     line.extend_from_slice(br#"},"target":"cloudsec_platform::stack","timestamp":""#);
     line.extend_from_slice(&Timestamp(now).format());
@@ -197,6 +199,15 @@ fn write_json(
     line.extend_from_slice(br#","message":"request finished","status":"#);
     value(line, &status);
     line.extend_from_slice(b"}\n");
+}
+
+/// Text with nothing to escape, by how it is made: an HTTP method is a token
+/// (RFC 9110 §5.6.2: no quotes, backslashes or control characters), a
+/// service's name is a constant, a trace id is hex.
+fn quoted(line: &mut Vec<u8>, text: &str) {
+    line.push(b'"');
+    line.extend_from_slice(text.as_bytes());
+    line.push(b'"');
 }
 
 fn value(line: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
@@ -332,6 +343,14 @@ mod tests {
         for path in paths {
             let line = line(&fields(path, None), 200, 0.25, at);
             assert_eq!(line["span"]["path"], path);
+        }
+        // Methods are written as they are: any token reads back.
+        for method in ["PURGE", "M-SEARCH", "X!#$%&'*+-.^_`|~9"] {
+            let mut fields = fields("/", Some("00ff"));
+            fields.method = Method::from_bytes(method.as_bytes()).unwrap();
+            let line = line(&fields, 200, 0.25, at);
+            assert_eq!(line["span"]["method"], method);
+            assert_eq!(line["span"]["trace_id"], "00ff");
         }
     }
 

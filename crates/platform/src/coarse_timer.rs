@@ -32,11 +32,13 @@ struct Entry {
     id: u64,
 }
 
-#[derive(Default)]
 struct Timers {
     entries: slab::Slab<Entry>,
     /// The sweeper, parked while there is nothing to watch.
     sweeper: Option<Waker>,
+    /// The next entry's id: this thread's number in the top 16 bits, a count
+    /// below (no counter shared between the loops' cores).
+    next_id: u64,
 }
 
 thread_local! {
@@ -44,12 +46,19 @@ thread_local! {
     static TIMERS: RefCell<Option<Timers>> = const { RefCell::new(None) };
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+static THREADS: AtomicU64 = AtomicU64::new(0);
 
 /// Makes this thread keep coarse timers; its runtime must run [`sweep`].
 /// For threads whose tasks all stay on them (a current-thread runtime).
 pub fn enable_on_this_thread() {
-    TIMERS.with(|timers| *timers.borrow_mut() = Some(Timers::default()));
+    let thread = THREADS.fetch_add(1, Ordering::Relaxed);
+    TIMERS.with(|timers| {
+        *timers.borrow_mut() = Some(Timers {
+            entries: slab::Slab::new(),
+            sweeper: None,
+            next_id: thread << 48,
+        });
+    });
 }
 
 /// Wakes the timers past their deadline, once a tick while there are any.
@@ -130,7 +139,8 @@ impl Future for Sleep {
                 let armed = TIMERS.with(|timers| {
                     let mut timers = timers.borrow_mut();
                     let timers = timers.as_mut()?;
-                    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+                    let id = timers.next_id;
+                    timers.next_id += 1;
                     let key = timers.entries.insert(Entry {
                         deadline,
                         waker: cx.waker().clone(),
