@@ -204,12 +204,20 @@ SYSCALL_EVENTS="$(printf 'syscalls:sys_enter_%s,' read recvfrom readv write writ
 
 echo "== GET $PATH_Q with a token, wrk -t2 -c$CONNS -d${SECS}s, $ROUNDS rounds"
 RESULTS="$(mktemp)"
+# Every other round in reverse order, so that none is always first after a
+# pause or always last.
 for round in $(seq 1 "$ROUNDS"); do
-  # shellcheck disable=SC2046 # a list of pids
-  run nginx "$NGX_PORT" $(workers "$NGX") | tee -a "$RESULTS"
-  run gateway "$GW_PORT" "${GW_PIDS[0]}" | tee -a "$RESULTS"
-  [ -n "$BASE_PORT" ] && run baseline "$BASE_PORT" "${GW_PIDS[1]}" | tee -a "$RESULTS"
-  [ -n "$FLOOR_PID" ] && run floor "$FLOOR_PORT" "$FLOOR_PID" | tee -a "$RESULTS"
+  order=(nginx gateway baseline floor)
+  [ $((round % 2)) -eq 0 ] && order=(floor baseline gateway nginx)
+  for name in "${order[@]}"; do
+    case "$name" in
+      # shellcheck disable=SC2046 # a list of pids
+      nginx) run nginx "$NGX_PORT" $(workers "$NGX") | tee -a "$RESULTS" ;;
+      gateway) run gateway "$GW_PORT" "${GW_PIDS[0]}" | tee -a "$RESULTS" ;;
+      baseline) [ -z "$BASE_PORT" ] || run baseline "$BASE_PORT" "${GW_PIDS[1]}" | tee -a "$RESULTS" ;;
+      floor) [ -z "$FLOOR_PID" ] || run floor "$FLOOR_PORT" "$FLOOR_PID" | tee -a "$RESULTS" ;;
+    esac
+  done
 done
 
 python3 - "$RESULTS" "$(getconf CLK_TCK)" <<'PY'
@@ -244,6 +252,12 @@ for name, v in cpu.items():
 print(f"median  nginx   {n_rps:,.0f} rps  p99 {n_p99:.2f} ms")
 print(f"median  gateway {g_rps:,.0f} rps  p99 {g_p99:.2f} ms")
 print(f"gateway / nginx throughput: {g_rps / n_rps:.2f}x (goal >= 0.90x); added p99: {g_p99 - n_p99:+.2f} ms")
+# The two ran back to back in each round: a ratio per round cancels the
+# machine's drift between rounds.
+per_round = [g / n for (g, _), (n, _) in zip(runs["gateway"], runs["nginx"])]
+served = sum(r for r, _ in runs["gateway"]) / sum(r for r, _ in runs["nginx"])
+print(f"gateway / nginx by round: {' '.join(f'{r:.2f}' for r in per_round)}; "
+      f"median {statistics.median(per_round):.2f}x; all requests served {served:.2f}x")
 if "baseline" in med:
     b_rps, b_p99 = med["baseline"]
     print(f"median  baseline {b_rps:,.0f} rps  p99 {b_p99:.2f} ms  ({b_rps / n_rps:.2f}x nginx; this build = {g_rps / b_rps:.2f}x baseline)")
