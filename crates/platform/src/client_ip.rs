@@ -7,8 +7,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 use http::Extensions;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
+
+/// A constant: looking a header up by `&str` parses the name on every call.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Default trusted proxies: loopback, where the embedded gateway runs.
 pub fn loopback() -> Vec<IpNet> {
@@ -25,7 +28,7 @@ pub fn resolve(extensions: &Extensions, headers: &HeaderMap, trusted: &[IpNet]) 
         return Some(peer);
     }
     let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
+        .get_all(X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
