@@ -256,8 +256,10 @@ print(f"gateway / nginx throughput: {g_rps / n_rps:.2f}x (goal >= 0.90x); added 
 # machine's drift between rounds.
 per_round = [g / n for (g, _), (n, _) in zip(runs["gateway"], runs["nginx"])]
 served = sum(r for r, _ in runs["gateway"]) / sum(r for r, _ in runs["nginx"])
+spread = 2 * statistics.stdev(per_round) / len(per_round) ** 0.5 if len(per_round) > 1 else float("nan")
 print(f"gateway / nginx by round: {' '.join(f'{r:.2f}' for r in per_round)}; "
-      f"median {statistics.median(per_round):.2f}x; all requests served {served:.2f}x")
+      f"median {statistics.median(per_round):.2f}x, mean {statistics.mean(per_round):.2f}x "
+      f"± {spread:.2f} (two standard errors); all requests served {served:.2f}x")
 if "baseline" in med:
     b_rps, b_p99 = med["baseline"]
     print(f"median  baseline {b_rps:,.0f} rps  p99 {b_p99:.2f} ms  ({b_rps / n_rps:.2f}x nginx; this build = {g_rps / b_rps:.2f}x baseline)")

@@ -337,6 +337,27 @@ mod tests {
         });
     }
 
+    #[test]
+    fn a_timer_dropped_on_another_thread_is_swept_at_its_deadline() {
+        on_event_loop(async {
+            let mut sleep = Sleep::after(Duration::from_millis(60));
+            let waker = Waker::noop();
+            assert!(
+                Pin::new(&mut sleep)
+                    .poll(&mut Context::from_waker(waker))
+                    .is_pending()
+            );
+            assert_eq!(armed(), 1);
+            // Dropped where its slab is not: that thread's timers are untouched.
+            std::thread::spawn(move || drop(sleep)).join().unwrap();
+            assert_eq!(armed(), 1);
+            // Its entry goes when the sweeper finds it due.
+            Sleep::after(Duration::from_millis(60)).await;
+            tokio::time::sleep(TICK * 2).await;
+            assert_eq!(armed(), 0);
+        });
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn off_an_event_loop_a_timer_is_tokios() {
         let started = Instant::now();
