@@ -301,6 +301,11 @@ mod tests {
         let response = get_path("stack-test", "/items/2", None).await;
         let generated = response.headers()[REQUEST_ID].to_str().unwrap();
         assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
+
+        // An empty id is no id: it is replaced, not echoed.
+        let response = get_path("stack-test", "/items/3", Some("")).await;
+        let generated = response.headers()[REQUEST_ID].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated:?}");
     }
 
     #[tokio::test]
