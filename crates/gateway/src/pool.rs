@@ -320,6 +320,77 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
     }
 
+    /// `chunks` as a body, a few milliseconds apart.
+    fn trickle(chunks: Vec<Bytes>) -> impl http_body::Body<Data = Bytes, Error = hyper::Error> {
+        let frames = futures_util::stream::unfold(chunks.into_iter(), |mut chunks| async move {
+            let chunk = chunks.next()?;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            Some((Ok(Frame::data(chunk)), chunks))
+        });
+        http_body_util::StreamBody::new(frames)
+    }
+
+    /// An upstream that echoes each request's body, in a response whose
+    /// body comes in `pieces` a few milliseconds apart.
+    async fn echo_in_pieces(pieces: usize) -> Upstream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority = listener.local_addr().unwrap().to_string().parse().unwrap();
+        let echo = move |request: Request<Incoming>| async move {
+            let body = request.into_body().collect().await?.to_bytes();
+            let size = body.len().div_ceil(pieces).max(1);
+            let chunks = body.chunks(size).map(Bytes::copy_from_slice).collect();
+            Ok::<_, hyper::Error>(Response::new(trickle(chunks)))
+        };
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), hyper::service::service_fn(echo)),
+                );
+            }
+        });
+        Upstream::new(authority)
+    }
+
+    /// Bodies that come in pieces, the request's from another task (on
+    /// another thread, here) and the response's from the upstream, go
+    /// through whole: each piece wakes whoever waits for it, and nothing is
+    /// lost or stuck.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bodies_in_pieces_go_through_in_both_directions() {
+        let upstream = echo_in_pieces(7).await;
+        for round in 0..5 {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+            let body = futures_util::stream::unfold(rx, |mut rx| async move {
+                let chunk = rx.recv().await?;
+                Some((Ok::<_, std::convert::Infallible>(Frame::data(chunk)), rx))
+            });
+            let request = Request::post("/echo")
+                .body(Body::new(http_body_util::StreamBody::new(body)))
+                .unwrap();
+            let sent: String = (0..20)
+                .map(|i| format!("round {round} piece {i};"))
+                .collect();
+            let feed = sent.clone();
+            tokio::spawn(async move {
+                for piece in feed.split_inclusive(';') {
+                    tx.send(Bytes::copy_from_slice(piece.as_bytes()))
+                        .await
+                        .unwrap();
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            });
+            let response = tokio::time::timeout(Duration::from_secs(10), async {
+                let response = send(&upstream, request).await.unwrap();
+                response.into_body().collect().await.unwrap().to_bytes()
+            })
+            .await
+            .expect("the exchange finished");
+            assert_eq!(response, sent.as_bytes());
+        }
+    }
+
     #[test]
     fn connections_idle_too_long_are_dropped_oldest_first() {
         let start = Instant::now();
