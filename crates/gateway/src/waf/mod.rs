@@ -40,7 +40,8 @@ use rules::{CompiledRules, Group};
 const UNINSPECTED_FIELDS: &[&str] = &["password", "current_password", "new_password"];
 
 /// Headers with a fixed grammar the services parse strictly (or that carry
-/// credentials checked elsewhere); every other header is inspected.
+/// credentials checked elsewhere); every other header is inspected, and
+/// cookies pair by pair.
 const UNINSPECTED_HEADERS: &[&str] = &[
     "accept",
     "accept-encoding",
@@ -50,7 +51,6 @@ const UNINSPECTED_HEADERS: &[&str] = &[
     "connection",
     "content-length",
     "content-type",
-    "cookie",
     "host",
     "if-modified-since",
     "if-none-match",
@@ -425,7 +425,16 @@ impl<'a> Scan<'a> {
                 return;
             }
             let name = name.as_str();
-            let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
+            let bytes = value.as_bytes();
+            if UNINSPECTED_HEADERS.contains(&name) || name.starts_with("sec-") {
+                // Only its encoding is checked: ASCII, the usual case, is
+                // UTF-8 as it is.
+                if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
+                    self.found("protocol-invalid-utf8", Group::Protocol, "header", name);
+                }
+                continue;
+            }
+            let Ok(text) = std::str::from_utf8(bytes) else {
                 self.found("protocol-invalid-utf8", Group::Protocol, "header", name);
                 continue;
             };
@@ -445,7 +454,7 @@ impl<'a> Scan<'a> {
                     }
                 }
                 self.value("header", name, text);
-            } else if !UNINSPECTED_HEADERS.contains(&name) && !name.starts_with("sec-") {
+            } else {
                 self.value("header", name, text);
             }
         }

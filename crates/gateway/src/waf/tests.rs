@@ -199,3 +199,34 @@ fn a_value_clean_in_one_place_is_still_judged_by_the_rules_of_another() {
         assert!(finding.is_some(), "{traversal} passed");
     }
 }
+
+#[test]
+fn headers_left_to_the_services_are_only_checked_for_their_encoding() {
+    let waf = waf();
+    let sqli = "x' OR 1=1 --";
+    // A credential the edge and the services check: not the WAF's to judge.
+    let token = head("/api/tags", &[("authorization", &format!("Token {sqli}"))]);
+    assert_eq!(waf.inspect_head(&token, None), None);
+    // Cookies are inspected pair by pair, and found by name.
+    let cookie = head("/api/tags", &[("cookie", &format!("theme=dark; q={sqli}"))]);
+    let finding = waf.inspect_head(&cookie, None).unwrap();
+    assert_eq!((finding.location, finding.field.as_str()), ("cookie", "q"));
+    // Bytes that are not UTF-8 are an anomaly in any header.
+    for name in ["accept", "x-comment", "sec-fetch-site", "cookie"] {
+        let mut h = head("/api/tags", &[]);
+        let value = http::HeaderValue::from_bytes(b"caf\xe9").unwrap();
+        h.headers.insert(http::HeaderName::from_static(name), value);
+        let finding = waf.inspect_head(&h, None).unwrap();
+        assert_eq!(
+            (finding.rule, finding.location, finding.field.as_str()),
+            ("protocol-invalid-utf8", "header", name)
+        );
+    }
+    // Valid UTF-8 beyond ASCII is fine there.
+    let accept = head("/api/tags", &[("accept-language", "fr-CH, fr;q=0.9")]);
+    assert_eq!(waf.inspect_head(&accept, None), None);
+    let mut h = head("/api/tags", &[]);
+    let value = http::HeaderValue::from_bytes("café".as_bytes()).unwrap();
+    h.headers.insert(header::ACCEPT, value);
+    assert_eq!(waf.inspect_head(&h, None), None);
+}
