@@ -443,20 +443,18 @@ impl<'a> Scan<'a> {
                     let (cookie, value) = pair.split_once('=').unwrap_or(("", pair));
                     self.value("cookie", cookie.trim(), value.trim());
                 }
-            } else if name == "user-agent" {
-                if !self.waf.known_clean(Checked::UserAgent, text) {
-                    let matched = self.waf.inner.rules.user_agent.matching(text);
-                    if matched.is_empty() {
-                        self.waf.remember_clean(Checked::UserAgent, text);
-                    }
-                    for rule in matched {
-                        self.found(rule.id, rule.group, "header", name);
-                    }
-                }
-                self.value("header", name, text);
-            } else {
-                self.value("header", name, text);
+                continue;
             }
+            if name == "user-agent" && !self.waf.known_clean(Checked::UserAgent, text) {
+                let matched = self.waf.inner.rules.user_agent.matching(text);
+                if matched.is_empty() {
+                    self.waf.remember_clean(Checked::UserAgent, text);
+                }
+                for rule in matched {
+                    self.found(rule.id, rule.group, "header", name);
+                }
+            }
+            self.value("header", name, text);
         }
     }
 
