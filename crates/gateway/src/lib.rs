@@ -2,7 +2,7 @@
 //! upstream clusters (auth, business), serves the frontend's static files, and
 //! keeps an eye on its upstreams with active health checks.
 //!
-//! Each concern is its own module, composed in [`router`] in request order:
+//! Each concern is its own module, composed in [`app`] in request order:
 //! `limits` (414/431/413), `waf` (web application firewall), `rate_limit` (GCRA per IP, per credential
 //! endpoint, per user), `edge_auth` (token check), `routes` (which cluster
 //! serves a path), `upstream` (endpoints, balancing, health), `pool` (keep-alive
@@ -229,11 +229,16 @@ async fn handle(
     gateway: State,
     request: axum::extract::Request,
 ) -> Result<axum::response::Response, std::convert::Infallible> {
+    let route = routes::route(request.uri().path());
     let mut response = match admit(&gateway.inner, request).await {
-        Ok(request) => proxy::handle(&gateway, request).await,
+        Ok(request) => proxy::handle(&gateway, route, request).await,
         Err(refusal) => refusal,
     };
-    security_headers::add(response.headers_mut(), gateway.inner.tls);
+    let kind = match route {
+        routes::Route::Static => security_headers::Kind::Document,
+        routes::Route::Upstream(_) | routes::Route::UnknownApi => security_headers::Kind::Api,
+    };
+    security_headers::add(response.headers_mut(), kind, gateway.inner.tls);
     Ok(response)
 }
 

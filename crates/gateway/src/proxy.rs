@@ -14,13 +14,14 @@ use http::{Method, StatusCode, Uri, Version};
 use platform::problem::Problem;
 use platform::trace_context;
 
-use crate::routes::{self, Route};
+use crate::routes::Route;
 use crate::upstream::Cluster;
 use crate::{State as Gateway, pool, static_files};
 
-/// Where an admitted request goes: an upstream cluster or the static files.
-pub async fn handle(gateway: &Gateway, request: Request) -> Response {
-    match routes::route(request.uri().path()) {
+/// Where an admitted request goes (its `route`, by its path): an upstream
+/// cluster or the static files.
+pub async fn handle(gateway: &Gateway, route: Route, request: Request) -> Response {
+    match route {
         Route::Upstream(upstream) => {
             let cluster = gateway.cluster(upstream).clone();
             forward(gateway, &cluster, request).await
@@ -147,42 +148,57 @@ fn unavailable(cluster: &Cluster) -> Response {
     response
 }
 
-/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
+/// Whether a header describes one connection, not the message (RFC 9110
+/// §7.6.1). A `match` on the text: the name's length rules most headers out
+/// at once, where comparing with a list of names took a comparison each.
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // One look at each name (an upstream's answer usually carries just
-    // `Connection: keep-alive`), rather than a lookup per hop-by-hop name.
-    let mut hop_by_hop: Vec<HeaderName> = Vec::new();
-    for (name, value) in headers.iter() {
-        if HOP_BY_HOP.contains(name) {
-            hop_by_hop.push(name.clone());
+    // Most messages carry none, or only `Connection` (a keep-alive answer):
+    // a pass over the names finds the next, with no list to allocate.
+    while let Some(name) = headers
+        .keys()
+        .find(|name| is_hop_by_hop(name.as_str()))
+        .cloned()
+    {
+        let header::Entry::Occupied(entry) = headers.entry(name) else {
+            return;
+        };
+        let (name, values) = entry.remove_entry_mult();
+        if name != header::CONNECTION {
+            continue;
         }
-        if name == header::CONNECTION {
-            let listed = value.to_str().unwrap_or_default().split(',');
-            hop_by_hop.extend(
-                listed
-                    .map(str::trim)
-                    .filter(|n| {
-                        !HOP_BY_HOP
-                            .iter()
-                            .any(|h| n.eq_ignore_ascii_case(h.as_str()))
-                    })
-                    .filter_map(|n| HeaderName::try_from(n).ok()),
-            );
+        // The headers `Connection` names are this hop's too (`keep-alive`
+        // mostly: its text is looked at before it is parsed into a name).
+        let mut listed: Vec<HeaderName> = Vec::new();
+        for value in values {
+            for token in value.to_str().unwrap_or_default().split(',') {
+                let token = token.trim();
+                if is_hop_by_hop(token) {
+                    continue;
+                }
+                if let Ok(name) = HeaderName::try_from(token)
+                    && !is_hop_by_hop(name.as_str())
+                {
+                    listed.push(name);
+                }
+            }
         }
-    }
-    for name in &hop_by_hop {
-        headers.remove(name);
+        for listed in listed {
+            headers.remove(listed);
+        }
     }
 }
 
@@ -196,12 +212,13 @@ fn strip_banners(headers: &mut HeaderMap) {
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-/// What a client may claim about the hops before it.
-const FORWARDING: [HeaderName; 4] = [
-    X_FORWARDED_FOR,
-    X_FORWARDED_PROTO,
-    HeaderName::from_static("x-forwarded-host"),
-    header::FORWARDED,
+/// What a client may claim about the hops before it (names as text: a
+/// comparison with a `HeaderName` costs more).
+const FORWARDING: [&str; 4] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "forwarded",
 ];
 
 /// Sets `X-Forwarded-For`/`-Proto` (`https` when the gateway terminates
@@ -217,8 +234,12 @@ fn add_forwarded(
     let from_trusted = peer.is_some_and(|p| trusted.iter().any(|net| net.contains(&p.ip())));
     // One look at the names: clients seldom send these, and removing each
     // by name costs a hash whether it is there or not.
-    if !from_trusted && headers.keys().any(|name| FORWARDING.contains(name)) {
-        for name in &FORWARDING {
+    if !from_trusted
+        && headers
+            .keys()
+            .any(|name| FORWARDING.contains(&name.as_str()))
+    {
+        for name in FORWARDING {
             headers.remove(name);
         }
     }
@@ -288,8 +309,19 @@ mod tests {
             header::TRANSFER_ENCODING,
             HeaderValue::from_static("chunked"),
         );
+        h.append(header::CONNECTION, HeaderValue::from_static("X-Other-Hop"));
+        h.insert("x-other-hop", HeaderValue::from_static("1"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Token t"));
+        h.insert(header::USER_AGENT, HeaderValue::from_static("curl/8"));
         strip_hop_by_hop(&mut h);
+        assert!(h.get("x-other-hop").is_none(), "named by a second line");
+        assert!(h.get(header::TE).is_none());
+        assert_eq!(
+            h[header::USER_AGENT],
+            "curl/8",
+            "as long as a hop-by-hop name"
+        );
         assert!(h.get("x-secret-hop").is_none());
         assert!(h.get("keep-alive").is_none());
         assert!(h.get(header::TRANSFER_ENCODING).is_none());

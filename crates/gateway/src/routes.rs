@@ -16,7 +16,10 @@ impl Timeouts {
     ) -> Self {
         let mut routes: Vec<_> = routes
             .iter()
-            .map(|(p, s)| (p.clone(), std::time::Duration::from_secs(*s)))
+            .map(|(p, s)| {
+                let prefix = p.trim_end_matches('/').to_owned();
+                (prefix, std::time::Duration::from_secs(*s))
+            })
             .collect();
         routes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
         Self { default, routes }
@@ -57,7 +60,7 @@ const ROUTES: &[(&str, Upstream)] = &[
 ];
 
 /// Where a request path goes.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Upstream(Upstream),
     /// An `/api` path no service owns.
@@ -67,8 +70,9 @@ pub enum Route {
 }
 
 /// `prefix` covers `path` segment-wise.
+/// `prefix` without a trailing `/` (the configured ones lose theirs at start).
 fn covers(prefix: &str, path: &str) -> bool {
-    path.strip_prefix(prefix.trim_end_matches('/'))
+    path.strip_prefix(prefix)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
@@ -129,7 +133,7 @@ mod tests {
     #[test]
     fn the_longest_configured_prefix_sets_the_timeout() {
         use std::time::Duration;
-        let routes = [("/api/users/login".to_owned(), 10), ("/api".to_owned(), 5)]
+        let routes = [("/api/users/login".to_owned(), 10), ("/api/".to_owned(), 5)]
             .into_iter()
             .collect();
         let t = Timeouts::new(Duration::from_secs(30), &routes);

@@ -41,29 +41,33 @@ const UNINSPECTED_FIELDS: &[&str] = &["password", "current_password", "new_passw
 
 /// Headers with a fixed grammar the services parse strictly (or that carry
 /// credentials checked elsewhere); every other header is inspected, and
-/// cookies pair by pair.
-const UNINSPECTED_HEADERS: &[&str] = &[
-    "accept",
-    "accept-encoding",
-    "accept-language",
-    "authorization",
-    "cache-control",
-    "connection",
-    "content-length",
-    "content-type",
-    "host",
-    "if-modified-since",
-    "if-none-match",
-    "pragma",
-    "priority",
-    "te",
-    "traceparent",
-    "tracestate",
-    "transfer-encoding",
-    "upgrade-insecure-requests",
-    "x-amzn-trace-id",
-    "x-request-id",
-];
+/// cookies pair by pair. A `match`: the name's length narrows it to a few
+/// candidates at once, where a list was compared entry by entry.
+fn uninspected_header(name: &str) -> bool {
+    matches!(
+        name,
+        "accept"
+            | "accept-encoding"
+            | "accept-language"
+            | "authorization"
+            | "cache-control"
+            | "connection"
+            | "content-length"
+            | "content-type"
+            | "host"
+            | "if-modified-since"
+            | "if-none-match"
+            | "pragma"
+            | "priority"
+            | "te"
+            | "traceparent"
+            | "tracestate"
+            | "transfer-encoding"
+            | "upgrade-insecure-requests"
+            | "x-amzn-trace-id"
+            | "x-request-id"
+    )
+}
 
 #[derive(Clone)]
 pub struct Waf {
@@ -101,7 +105,8 @@ struct CleanValues {
 enum Checked {
     /// The content rules (every inspected value).
     Content = 0,
-    /// The rules over the whole decoded path.
+    /// The rules over the whole decoded path, and the content rules over
+    /// each of its segments: a path seen again costs one look-up.
     Path = 1,
     /// The scanner rules over the `User-Agent`.
     UserAgent = 2,
@@ -349,11 +354,17 @@ fn truncated(field: &str) -> &str {
 struct Scan<'a> {
     waf: &'a Waf,
     blocked: Option<Finding>,
+    /// Rules matched so far, blocking or counted.
+    findings: usize,
 }
 
 impl<'a> Scan<'a> {
     fn new(waf: &'a Waf) -> Self {
-        Self { waf, blocked: None }
+        Self {
+            waf,
+            blocked: None,
+            findings: 0,
+        }
     }
 
     fn done(&self) -> bool {
@@ -367,6 +378,7 @@ impl<'a> Scan<'a> {
             location,
             field: field.to_owned(),
         };
+        self.findings += 1;
         if self.waf.record(&finding) {
             self.blocked = Some(finding);
         }
@@ -402,20 +414,21 @@ impl<'a> Scan<'a> {
     }
 
     fn path(&mut self, raw: &str) {
-        if !self.waf.known_clean(Checked::Path, raw) {
-            let matched = self.waf.inner.rules.path.matching(&decode::normalize(raw));
-            if matched.is_empty() {
-                self.waf.remember_clean(Checked::Path, raw);
-            }
-            for rule in matched {
-                self.found(rule.id, rule.group, "path", "");
-            }
+        if self.waf.known_clean(Checked::Path, raw) {
+            return;
+        }
+        let before = self.findings;
+        for rule in self.waf.inner.rules.path.matching(&decode::normalize(raw)) {
+            self.found(rule.id, rule.group, "path", "");
         }
         for segment in raw.split('/').filter(|s| !s.is_empty()) {
             if self.done() {
                 return;
             }
             self.value("path", "", segment);
+        }
+        if self.findings == before {
+            self.waf.remember_clean(Checked::Path, raw);
         }
     }
 
@@ -426,7 +439,7 @@ impl<'a> Scan<'a> {
             }
             let name = name.as_str();
             let bytes = value.as_bytes();
-            if UNINSPECTED_HEADERS.contains(&name) || name.starts_with("sec-") {
+            if uninspected_header(name) || name.starts_with("sec-") {
                 // Only its encoding is checked: ASCII, the usual case, is
                 // UTF-8 as it is.
                 if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {

@@ -121,6 +121,31 @@ fn count_mode_lets_a_match_through_and_other_groups_still_block() {
 }
 
 #[test]
+fn a_path_with_a_counted_match_is_counted_each_time_and_a_clean_one_is_remembered() {
+    let mut config = WafConfig::default();
+    config.modes.sqli = WafMode::Count;
+    let waf = Waf::new(&config, Vec::new(), 1 << 20, SECOND).unwrap();
+    let counted = head(&format!("/api/profiles/{}", encode("' OR 1=1--")), &[]);
+    let clean = head("/api/profiles/jake", &[]);
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        // Matched in a segment, not in the path as a whole: never taken for
+        // a clean path, so the metric counts every request.
+        let mut scan = Scan::new(&waf);
+        scan.head(&counted, None);
+        assert_eq!(scan.blocked, None);
+        counts.push(scan.findings);
+        assert_eq!(waf.inspect_head(&clean, None), None);
+    }
+    assert!(
+        counts[0] > 0 && counts.iter().all(|c| *c == counts[0]),
+        "{counts:?}"
+    );
+    assert!(waf.known_clean(Checked::Path, clean.uri.path()));
+    assert!(!waf.known_clean(Checked::Path, counted.uri.path()));
+}
+
+#[test]
 fn ip_lists_deny_and_exempt() {
     let config = WafConfig {
         deny_ips: vec!["203.0.113.0/24".parse().unwrap()],
