@@ -24,7 +24,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Either};
+use http::header::Entry;
 use http::{HeaderName, HeaderValue, StatusCode};
+use hyper::body::Bytes;
 use tracing::{Instrument as _, Span};
 
 use crate::access_log::{self, RequestFields};
@@ -208,16 +210,28 @@ where
 /// UUID v4); either way set on the request for the handlers and the hops
 /// behind, and returned for the response.
 fn request_id(request: &mut Request) -> HeaderValue {
-    if let Some(id) = request.headers().get(&REQUEST_ID)
-        && !id.is_empty()
-        && id.to_str().is_ok()
+    // One look-up for reading and writing the header.
+    let entry = request.headers_mut().entry(REQUEST_ID);
+    if let Entry::Occupied(caller) = &entry
+        && !caller.get().is_empty()
+        && caller.get().to_str().is_ok()
     {
-        return id.clone();
+        return caller.get().clone();
     }
-    let mut buffer = uuid::Uuid::encode_buffer();
-    let id = HeaderValue::from_str(uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer))
+    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+    // Shared from the start: the request, the response and the access line
+    // each hold the id, and cloning a copied-in value would copy it again.
+    let id = HeaderValue::from_maybe_shared(Bytes::from_owner(text))
         .unwrap_or_else(|_| HeaderValue::from_static("-"));
-    request.headers_mut().insert(REQUEST_ID, id.clone());
+    match entry {
+        Entry::Occupied(mut unusable) => {
+            unusable.insert(id.clone());
+        }
+        Entry::Vacant(absent) => {
+            absent.insert(id.clone());
+        }
+    }
     id
 }
 
@@ -267,6 +281,16 @@ mod tests {
         let routes = Router::new()
             .route("/items/{id}", get(|| async { "ok" }))
             .route(
+                "/echo-id",
+                get(|headers: http::HeaderMap| async move {
+                    headers
+                        .get(REQUEST_ID)
+                        .and_then(|id| id.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                }),
+            )
+            .route(
                 "/boom",
                 get(|| async {
                     if true {
@@ -306,6 +330,17 @@ mod tests {
         let response = get_path("stack-test", "/items/3", Some("")).await;
         let generated = response.headers()[REQUEST_ID].to_str().unwrap();
         assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated:?}");
+
+        // The handler (and the hops behind it) see the id the caller gets.
+        for caller in [None, Some(""), Some("req-echo")] {
+            let response = get_path("stack-test", "/echo-id", caller).await;
+            let id = response.headers()[REQUEST_ID].to_str().unwrap().to_owned();
+            let body = axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap();
+            assert_eq!(body, id.as_bytes(), "{caller:?}");
+            assert!(!id.is_empty());
+        }
     }
 
     #[tokio::test]
