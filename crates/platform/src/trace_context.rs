@@ -41,7 +41,7 @@ pub struct TraceParent {
 impl TraceParent {
     /// Continues the caller's trace, or starts one.
     pub fn continue_or_start(headers: &HeaderMap) -> Self {
-        let span_id = nonzero::<8>();
+        let span_id = nonzero::<u64>().to_be_bytes();
         match headers
             .get(&TRACEPARENT)
             .and_then(|v| v.to_str().ok())
@@ -53,7 +53,7 @@ impl TraceParent {
                 sampled,
             },
             None => Self {
-                trace_id: nonzero::<16>(),
+                trace_id: nonzero::<u128>().to_be_bytes(),
                 span_id,
                 sampled: true,
             },
@@ -96,11 +96,18 @@ fn header_value(value: &[u8]) -> HeaderValue {
     HeaderValue::from_bytes(value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn nonzero<const N: usize>() -> [u8; N] {
+/// A random id, drawn as an integer from the thread's generator (an
+/// all-zero id is invalid): a byte fill of eight or sixteen bytes cost more
+/// than a draw of one or two words.
+fn nonzero<T>() -> T
+where
+    rand::distr::StandardUniform: rand::distr::Distribution<T>,
+    T: Default + PartialEq,
+{
     loop {
-        let bytes = crate::crypto::random_bytes::<N>();
-        if bytes.iter().any(|b| *b != 0) {
-            return bytes;
+        let id: T = rand::random();
+        if id != T::default() {
+            return id;
         }
     }
 }
