@@ -212,8 +212,8 @@ fn strip_banners(headers: &mut HeaderMap) {
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-/// What a client may claim about the hops before it (names as text: a
-/// comparison with a `HeaderName` costs more).
+/// What a client may claim about the hops before it (compared as text, as
+/// [`is_hop_by_hop`] does).
 const FORWARDING: [&str; 4] = [
     "x-forwarded-for",
     "x-forwarded-proto",
