@@ -13,6 +13,13 @@ fn waf() -> Waf {
     Waf::new(&WafConfig::default(), Vec::new(), 1 << 20, SECOND).unwrap()
 }
 
+/// The default rules with the SQL injection group in `mode`.
+fn waf_with_sqli(mode: WafMode) -> Waf {
+    let mut config = WafConfig::default();
+    config.modes.sqli = mode;
+    Waf::new(&config, Vec::new(), 1 << 20, SECOND).unwrap()
+}
+
 fn corpus(text: &str) -> Vec<(String, String)> {
     text.lines()
         .map(|line| {
@@ -108,9 +115,7 @@ fn corpus_attacks_are_blocked_and_benign_inputs_pass() {
 
 #[test]
 fn count_mode_lets_a_match_through_and_other_groups_still_block() {
-    let mut config = WafConfig::default();
-    config.modes.sqli = WafMode::Count;
-    let waf = Waf::new(&config, Vec::new(), 1 << 20, SECOND).unwrap();
+    let waf = waf_with_sqli(WafMode::Count);
     let sqli = head(&format!("/api/articles?q={}", encode("' OR 1=1--")), &[]);
     assert_eq!(waf.inspect_head(&sqli, None), None);
     let xss = head(&format!("/api/articles?q={}", encode("<script>")), &[]);
@@ -122,9 +127,7 @@ fn count_mode_lets_a_match_through_and_other_groups_still_block() {
 
 #[test]
 fn a_path_with_a_counted_match_is_counted_each_time_and_a_clean_one_is_remembered() {
-    let mut config = WafConfig::default();
-    config.modes.sqli = WafMode::Count;
-    let waf = Waf::new(&config, Vec::new(), 1 << 20, SECOND).unwrap();
+    let waf = waf_with_sqli(WafMode::Count);
     let counted = head(&format!("/api/profiles/{}", encode("' OR 1=1--")), &[]);
     let clean = head("/api/profiles/jake", &[]);
     let mut counts = Vec::new();
@@ -183,9 +186,7 @@ fn findings_name_where_not_what() {
 
 #[test]
 fn a_value_found_clean_is_remembered_only_for_the_rules_that_found_it() {
-    let mut config = WafConfig::default();
-    config.modes.sqli = WafMode::Off;
-    let lenient = Waf::new(&config, Vec::new(), 1 << 20, SECOND).unwrap();
+    let lenient = waf_with_sqli(WafMode::Off);
     let strict = waf();
     let sqli = head(&format!("/api/articles?q={}", encode("' OR 1=1--")), &[]);
     // Interleaved on one thread: each judges by its own rules every time.
