@@ -31,9 +31,9 @@
 #        BASELINE_ENV="CLOUDSEC_…=…"  extra settings for the baseline only (with
 #                               BENCH_BASELINE="$CARGO_TARGET_DIR/release/cloudsec":
 #                               A/B of a setting)
-#        BENCH_SYSCALLS=1       also count each proxy's system calls and context
-#                               switches per request (perf tracepoints), printed
-#                               after each run
+#        BENCH_SYSCALLS=1       also count the system calls and context switches
+#                               per request (perf tracepoints) of each proxy and of
+#                               the upstream behind it, printed after each run
 source "$(dirname "$0")/lib.sh"
 need_tools
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
@@ -169,11 +169,16 @@ run() { # run NAME PORT PID... -> "NAME rps=… p99=… non2xx=… requests=… 
   # shellcheck disable=SC2086 # a list of pids
   upstream0="$(cpu_ticks $upstream)"; proxy0="$(cpu_ticks "$@")"; sys0="$(sys_ticks "$@")"
   local idle0 total0; read -r idle0 total0 < <(machine_ticks)
-  local perf_pid="" perf_out
+  local perf_pid="" perf_out up_perf_pid="" up_perf_out
   if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
     perf_out="$(mktemp)"
     perf stat -x, -o "$perf_out" -p "$(tr ' ' ',' <<<"$*")" -e "$SYSCALL_EVENTS" &
     perf_pid=$!
+    # The upstream's too: how many requests it finds per wake-up behind each proxy.
+    up_perf_out="$(mktemp)"
+    # shellcheck disable=SC2086 # a list of pids
+    perf stat -x, -o "$up_perf_out" -p "$(echo $upstream | tr ' ' ',')" -e "$SYSCALL_EVENTS" &
+    up_perf_pid=$!
   fi
   out="$(python3 -c 'import resource, subprocess, sys
 out = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=True).stdout
@@ -190,12 +195,17 @@ print(out + "\ncpu_wrk_s %f" % (ru.ru_utime + ru.ru_stime))' \
     "$(awk '/^cpu_wrk_s/ {print $2}' <<<"$out")" \
     "$(read -r idle total < <(machine_ticks); echo $(( 100 * (idle - idle0) / (total - total0) )))"
   if [ -n "$perf_pid" ]; then
-    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    kill -INT "$perf_pid" "$up_perf_pid"; wait "$perf_pid" "$up_perf_pid" || true
     # "count,,event,..." lines -> per request, to stderr (not into the results)
-    awk -F, -v n="$(awk '/requests in/ {print $1}' <<<"$out")" -v name="$name" '
-      $3 != "" && $1 ~ /^[0-9]+$/ { sub(/^syscalls:sys_enter_/, "", $3); line = line sprintf(" %s=%.2f", $3, $1 / n) }
-      END { printf "%-8s per request:%s\n", name, line }' "$perf_out" >&2
-    rm -f "$perf_out"
+    local requests file label
+    requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+    for file in "$perf_out" "$up_perf_out"; do
+      label="$name"; [ "$file" = "$up_perf_out" ] && label="  its upstream"
+      awk -F, -v n="$requests" -v name="$label" '
+        $3 != "" && $1 ~ /^[0-9]+$/ { sub(/^syscalls:sys_enter_/, "", $3); line = line sprintf(" %s=%.2f", $3, $1 / n) }
+        END { printf "%-14s per request:%s\n", name, line }' "$file" >&2
+    done
+    rm -f "$perf_out" "$up_perf_out"
   fi
 }
 # What BENCH_SYSCALLS counts: the calls a proxied request's bytes go through,

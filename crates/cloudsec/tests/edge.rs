@@ -351,3 +351,37 @@ async fn cors_answers_only_the_configured_origins() {
         "https://app.example.com"
     );
 }
+
+/// The upstream is sent the request target in origin form (`/path?query`),
+/// whether the client sent that or an absolute-form target
+/// (`GET http://host/path`, as to a forward proxy).
+#[tokio::test]
+async fn the_upstream_gets_the_target_in_origin_form() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Answers with the request target it was sent, as it was sent.
+    let app = Router::new()
+        .route("/readyz", get(|| async { "ok" }))
+        .fallback(|uri: axum::http::Uri| async move { uri.to_string() });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let edge = gateway(&upstream, &[], dir.path()).await;
+    let address = edge.url.trim_start_matches("http://").to_owned();
+    for target in [
+        "/api/articles?limit=1",
+        "http://edge.example/api/articles?limit=1",
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let request =
+            format!("GET {target} HTTP/1.1\r\nHost: edge.example\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{target}: {answer}");
+        assert!(
+            answer.ends_with("\r\n\r\n/api/articles?limit=1"),
+            "{target}: {answer}"
+        );
+    }
+}

@@ -245,18 +245,24 @@ async fn handle(
 /// The edge checks, in order; each is its own module. (One function rather
 /// than a stack of middleware layers: axum's `from_fn` clones the whole
 /// inner stack on every request, which nested five deep cost more than the
-/// checks themselves — docs/benchmarks.md.)
+/// checks themselves — docs/benchmarks.md.) The request is taken apart once
+/// and each check borrows what it reads, the body too where it may be
+/// wrapped or read: moved from check to check, it was copied at each step.
 async fn admit(
     inner: &Inner,
     request: axum::extract::Request,
 ) -> Result<axum::extract::Request, axum::response::Response> {
-    let request = limits::enforce(&inner.limits, request)?;
-    let request = waf::inspect(&inner.waf, request).await?;
-    // The rest only read the head.
-    let (head, body) = request.into_parts();
-    match admit_head(inner, &head).await {
+    let (head, mut body) = request.into_parts();
+    let checked = async {
+        limits::enforce(&inner.limits, &head, &mut body)?;
+        waf::inspect(&inner.waf, &head, &mut body).await?;
+        admit_head(inner, &head).await
+    }
+    .await;
+    match checked {
         Ok(()) => Ok(axum::extract::Request::from_parts(head, body)),
         Err(refusal) => {
+            // Whatever of the body is unread.
             limits::linger(body);
             Err(refusal)
         }

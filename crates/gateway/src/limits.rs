@@ -7,24 +7,24 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
 use http::StatusCode;
 use http::header::{CONNECTION, CONTENT_LENGTH};
+use http::request::Parts;
 use http_body_util::BodyExt;
 use platform::problem::Problem;
 
 use crate::config::Limits;
 
-// The request goes on or a response comes back: both are HTTP messages of
-// the same size, moved once per request; boxing one would only add an allocation.
+/// Checks the head against the limits; a body of unknown length is wrapped
+/// to be counted as it streams. On a refusal the caller drains the unread
+/// body ([`linger`]).
+// The refusal is the answer itself, moved once on the refusal path; boxing
+// it would only add an allocation.
 #[allow(clippy::result_large_err)]
-pub fn enforce(limits: &Limits, request: Request) -> Result<Request, Response> {
-    let uri_len = request
-        .uri()
-        .path_and_query()
-        .map_or(0, |p| p.as_str().len());
+pub fn enforce(limits: &Limits, head: &Parts, body: &mut Body) -> Result<(), Response> {
+    let uri_len = head.uri.path_and_query().map_or(0, |p| p.as_str().len());
     if uri_len > limits.uri_bytes {
         return Err(Problem::new(
             StatusCode::URI_TOO_LONG,
@@ -32,8 +32,8 @@ pub fn enforce(limits: &Limits, request: Request) -> Result<Request, Response> {
         )
         .into_response());
     }
-    let header_bytes: usize = request
-        .headers()
+    let header_bytes: usize = head
+        .headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
@@ -44,13 +44,12 @@ pub fn enforce(limits: &Limits, request: Request) -> Result<Request, Response> {
         )
         .into_response());
     }
-    let declared = request
-        .headers()
+    let declared = head
+        .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.body_bytes as u64) {
-        linger(request.into_body());
         let mut refusal = too_large(limits.body_bytes);
         // The client should not send its next request on this connection
         // while the rest of this body is still arriving.
@@ -62,12 +61,12 @@ pub fn enforce(limits: &Limits, request: Request) -> Result<Request, Response> {
     // A body without a declared length is counted as it streams. An empty
     // body stays as it is: wrapped, its length would be unknown and the
     // upstream request would go out chunked.
-    if declared.is_some() || http_body::Body::is_end_stream(request.body()) {
-        return Ok(request);
+    if declared.is_some() || http_body::Body::is_end_stream(body) {
+        return Ok(());
     }
-    let (parts, body) = request.into_parts();
-    let body = Body::new(http_body_util::Limited::new(body, limits.body_bytes));
-    Ok(Request::from_parts(parts, body))
+    let streaming = std::mem::take(body);
+    *body = Body::new(http_body_util::Limited::new(streaming, limits.body_bytes));
+    Ok(())
 }
 
 fn too_large(limit: usize) -> Response {

@@ -22,10 +22,7 @@ use crate::{State as Gateway, pool, static_files};
 /// cluster or the static files.
 pub async fn handle(gateway: &Gateway, route: Route, request: Request) -> Response {
     match route {
-        Route::Upstream(upstream) => {
-            let cluster = gateway.cluster(upstream).clone();
-            forward(gateway, &cluster, request).await
-        }
+        Route::Upstream(upstream) => forward(gateway, gateway.cluster(upstream), request).await,
         Route::UnknownApi => {
             Problem::new(StatusCode::NOT_FOUND, Some("no such API route".to_owned()))
                 .into_response()
@@ -67,34 +64,48 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
     );
     trace_context::inject(headers, parent.as_ref());
 
+    // The upstream gets the origin form (`/path?query`) of an absolute-form
+    // target (`GET http://host/path`); an origin form goes on as it is.
+    if request.uri().scheme().is_some() || request.uri().authority().is_some() {
+        let path_and_query = request
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        *request.uri_mut() = Uri::from(path_and_query);
+    }
     let timeout = gateway.inner.timeouts.for_path(request.uri().path());
-    let path_and_query = request
-        .uri()
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let (parts, body) = request.into_parts();
     // A bodiless idempotent request can go to a second endpoint when the first fails.
-    let replay = (retryable(&parts.method) && cluster.endpoint_count() > 1).then(|| parts.clone());
-    let mut first = Some(Request::from_parts(parts, body));
-    let mut tried: Vec<usize> = Vec::with_capacity(2);
+    let (mut first, replay) = if retryable(request.method()) && cluster.endpoint_count() > 1 {
+        let (parts, body) = request.into_parts();
+        let replay = parts.clone();
+        (Some(Request::from_parts(parts, body)), Some(replay))
+    } else {
+        (Some(request), None)
+    };
+    // At most two attempts: the endpoints tried so far, in an array (a
+    // `Vec` was an allocation per request).
+    let mut tried = [usize::MAX; 2];
+    let mut attempts = 0;
     // The failure of the first attempt stands when there is no other endpoint to retry on.
     let mut failed: Option<Problem> = None;
     cluster.budget().record_request();
     loop {
-        let Some((index, endpoint)) = cluster.pick_excluding(&tried) else {
+        let Some((index, endpoint)) = cluster.pick_excluding(&tried[..attempts]) else {
             return match failed {
                 Some(failure) => failure.into_response(),
                 None => unavailable(cluster),
             };
         };
-        tried.push(index);
-        let mut attempt = match (first.take(), &replay) {
+        if let Some(slot) = tried.get_mut(attempts) {
+            *slot = index;
+            attempts += 1;
+        }
+        let attempt = match (first.take(), &replay) {
             (Some(request), _) => request,
             (None, Some(head)) => Request::from_parts(head.clone(), Body::empty()),
             (None, None) => return unavailable(cluster),
         };
-        *attempt.uri_mut() = Uri::from(path_and_query.clone());
         let in_flight = endpoint.start();
         let exchange = pool::send(endpoint.upstream(), attempt);
         let outcome = platform::coarse_timer::timeout(timeout, exchange).await;
@@ -128,7 +139,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
                 )
             }
         };
-        if replay.is_none() || tried.len() >= 2 || !cluster.budget().try_retry() {
+        if replay.is_none() || attempts == tried.len() || !cluster.budget().try_retry() {
             return failure.into_response();
         }
         failed = Some(failure);

@@ -26,11 +26,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderValue, Method};
+use http::{HeaderValue, Method, Uri};
 use serde::Serialize;
 use serde::ser::SerializeStruct as _;
 
 use crate::telemetry;
+use crate::trace_context::TraceIdText;
 
 /// Set by [`crate::telemetry`] when log lines are JSON.
 static JSON: AtomicBool = AtomicBool::new(false);
@@ -50,13 +51,19 @@ pub(crate) fn fields_follow_the_future() -> bool {
 pub struct RequestFields {
     pub service: &'static str,
     pub method: Method,
-    /// The path only: query strings may carry things that do not belong in logs.
-    pub path: String,
+    /// The request's target, of which only the path is logged: query
+    /// strings may carry things that do not belong in logs. (The request's
+    /// own `Uri`: a clone shares its text.)
+    pub target: Uri,
     pub request_id: HeaderValue,
-    pub trace_id: Option<String>,
+    pub trace_id: Option<TraceIdText>,
 }
 
 impl RequestFields {
+    fn path(&self) -> &str {
+        self.target.path()
+    }
+
     fn request_id(&self) -> &str {
         self.request_id.to_str().unwrap_or_default()
     }
@@ -69,11 +76,11 @@ impl Serialize for RequestFields {
         let mut span = serializer.serialize_struct("span", 6)?;
         span.serialize_field("method", self.method.as_str())?;
         span.serialize_field("name", "request")?;
-        span.serialize_field("path", &self.path)?;
+        span.serialize_field("path", self.path())?;
         span.serialize_field("request_id", self.request_id())?;
         span.serialize_field("service", self.service)?;
         if let Some(trace_id) = &self.trace_id {
-            span.serialize_field("trace_id", trace_id)?;
+            span.serialize_field("trace_id", trace_id.as_str())?;
         }
         span.end()
     }
@@ -183,14 +190,14 @@ fn write_json(
     line.extend_from_slice(br#"{"level":"INFO","span":{"method":"#);
     quoted(line, fields.method.as_str());
     line.extend_from_slice(br#","name":"request","path":"#);
-    text(line, &fields.path);
+    text(line, fields.path());
     line.extend_from_slice(br#","request_id":"#);
     text(line, fields.request_id());
     line.extend_from_slice(br#","service":"#);
     quoted(line, fields.service);
     if let Some(trace_id) = &fields.trace_id {
         line.extend_from_slice(br#","trace_id":"#);
-        quoted(line, trace_id);
+        quoted_bytes(line, trace_id.as_bytes());
     }
     line.extend_from_slice(br#"},"target":"cloudsec_platform::stack","timestamp":""#);
     line.extend_from_slice(&Timestamp(now).format());
@@ -205,8 +212,12 @@ fn write_json(
 /// (RFC 9110 §5.6.2: no quotes, backslashes or control characters), a
 /// service's name is a constant, a trace id is hex.
 fn quoted(line: &mut Vec<u8>, text: &str) {
+    quoted_bytes(line, text.as_bytes());
+}
+
+fn quoted_bytes(line: &mut Vec<u8>, text: &[u8]) {
     line.push(b'"');
-    line.extend_from_slice(text.as_bytes());
+    line.extend_from_slice(text);
     line.push(b'"');
 }
 
@@ -290,13 +301,13 @@ fn second_prefix(seconds: u64) -> [u8; PREFIX] {
 mod tests {
     use super::*;
 
-    fn fields(path: &str, trace_id: Option<&str>) -> RequestFields {
+    fn fields(path: &str, trace_id: Option<u128>) -> RequestFields {
         RequestFields {
             service: "gateway",
             method: Method::GET,
-            path: path.to_owned(),
+            target: path.parse().unwrap(),
             request_id: HeaderValue::from_static("req-1"),
-            trace_id: trace_id.map(str::to_owned),
+            trace_id: trace_id.map(|id| TraceIdText::new(id.to_be_bytes())),
         }
     }
 
@@ -315,10 +326,7 @@ mod tests {
 
     #[test]
     fn the_line_has_the_json_layers_shape_with_the_span_fields_nested() {
-        let fields = fields(
-            "/api/\"quoted\"\n",
-            Some("4bf92f3577b34da6a3ce929d0e0e4736"),
-        );
+        let fields = fields("/api/\"quoted\"", Some(0x4bf92f3577b34da6a3ce929d0e0e4736));
         let at = SystemTime::UNIX_EPOCH + Duration::new(1_796_061_575, 927_231_999);
         let line = line(&fields, 404, 1.5, at);
         assert_eq!(
@@ -328,7 +336,7 @@ mod tests {
                 "span": {
                     "method": "GET",
                     "name": "request",
-                    "path": "/api/\"quoted\"\n",
+                    "path": "/api/\"quoted\"",
                     "request_id": "req-1",
                     "service": "gateway",
                     "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -347,15 +355,9 @@ mod tests {
     #[test]
     fn every_string_reads_back_as_it_was() {
         let at = SystemTime::UNIX_EPOCH;
-        let paths = [
-            "/plain",
-            "/a\\b",
-            "/caf\u{e9}",
-            "/tab\there",
-            "/del\u{7f}",
-            "/\u{1}",
-            "\"",
-        ];
+        // What a request target may hold (control characters it may not:
+        // the request's `Uri` refuses them).
+        let paths = ["/plain", "/a\\b", "/caf\u{e9}", "/\"", "/{x}"];
         for path in paths {
             let line = line(&fields(path, None), 200, 0.25, at);
             assert_eq!(line["span"]["path"], path);
@@ -369,11 +371,11 @@ mod tests {
         }
         // Methods are written as they are: any token reads back.
         for method in ["PURGE", "M-SEARCH", "X!#$%&'*+-.^_`|~9"] {
-            let mut fields = fields("/", Some("00ff"));
+            let mut fields = fields("/", Some(0xff));
             fields.method = Method::from_bytes(method.as_bytes()).unwrap();
             let line = line(&fields, 200, 0.25, at);
             assert_eq!(line["span"]["method"], method);
-            assert_eq!(line["span"]["trace_id"], "00ff");
+            assert_eq!(line["span"]["trace_id"], "000000000000000000000000000000ff");
         }
     }
 

@@ -33,7 +33,7 @@ use crate::access_log::{self, RequestFields};
 use crate::health::{self, Readiness};
 use crate::http_metrics::{self, Route};
 use crate::problem::Problem;
-use crate::trace_context;
+use crate::trace_context::{self, TraceIdText};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -246,7 +246,7 @@ fn request_span(
     let mut fields = RequestFields {
         service,
         method: req.method().clone(),
-        path: req.uri().path().to_owned(),
+        target: req.uri().clone(),
         request_id,
         trace_id: trace_context::local_trace_id(req.extensions()),
     };
@@ -258,14 +258,14 @@ fn request_span(
         "request",
         service,
         method = fields.method.as_str(),
-        path = fields.path,
+        path = fields.target.path(),
         request_id = fields.request_id.to_str().unwrap_or_default(),
-        trace_id = fields.trace_id.as_deref(),
+        trace_id = fields.trace_id.as_ref().map(TraceIdText::as_str),
     );
     if fields.trace_id.is_none() {
         fields.trace_id = trace_context::join(&span, req.headers(), req.extensions());
         if let Some(trace_id) = &fields.trace_id {
-            span.record("trace_id", trace_id);
+            span.record("trace_id", trace_id.as_str());
         }
     }
     (span, Arc::new(fields))

@@ -60,8 +60,9 @@ impl TraceParent {
         }
     }
 
-    pub fn trace_id_hex(&self) -> String {
-        hex(&self.trace_id)
+    /// The trace id as the logs print it.
+    pub fn trace_id_text(&self) -> TraceIdText {
+        TraceIdText::new(self.trace_id)
     }
 
     /// The same trace as AWS X-Ray names it (`X-Amzn-Trace-Id`), for AWS
@@ -112,10 +113,33 @@ where
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut out = vec![0; bytes.len() * 2];
-    hex_into(&mut out, bytes);
-    String::from_utf8(out).unwrap_or_default()
+/// A trace id as text (32 lowercase hex digits), held inline: the request's
+/// log fields carry it with no allocation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TraceIdText([u8; 32]);
+
+impl TraceIdText {
+    pub fn new(trace_id: [u8; 16]) -> Self {
+        let mut text = [b'0'; 32];
+        hex_into(&mut text, &trace_id);
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Hex digits only: always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The digits, for writers of bytes (no UTF-8 check).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TraceIdText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Writes `bytes` as lowercase hex digits into `out` (twice as long).
@@ -181,16 +205,20 @@ pub fn attach<B>(request: &mut http::Request<B>) {
 /// Joins `span` to the request's trace and returns the trace id for the logs.
 /// The trace id when this process carries the W3C context itself (no
 /// OpenTelemetry export): known before the request span exists.
-pub fn local_trace_id(extensions: &Extensions) -> Option<String> {
+pub fn local_trace_id(extensions: &Extensions) -> Option<TraceIdText> {
     if opentelemetry() {
         return None;
     }
     extensions
         .get::<TraceParent>()
-        .map(TraceParent::trace_id_hex)
+        .map(TraceParent::trace_id_text)
 }
 
-pub fn join(span: &tracing::Span, headers: &HeaderMap, extensions: &Extensions) -> Option<String> {
+pub fn join(
+    span: &tracing::Span,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> Option<TraceIdText> {
     if opentelemetry() {
         let parent = opentelemetry::global::get_text_map_propagator(|p| {
             p.extract(&HeaderExtractor(headers))
@@ -202,11 +230,11 @@ pub fn join(span: &tracing::Span, headers: &HeaderMap, extensions: &Extensions) 
         let span_context = context.span().span_context().clone();
         span_context
             .is_valid()
-            .then(|| span_context.trace_id().to_string())
+            .then(|| TraceIdText::new(span_context.trace_id().to_bytes()))
     } else {
         extensions
             .get::<TraceParent>()
-            .map(TraceParent::trace_id_hex)
+            .map(TraceParent::trace_id_text)
     }
 }
 
@@ -241,7 +269,10 @@ mod tests {
             HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
         );
         let tp = TraceParent::continue_or_start(&h);
-        assert_eq!(tp.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            tp.trace_id_text().as_str(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         let out = tp.header();
         let out = out.to_str().unwrap();
         assert!(out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-") && out.ends_with("-01"));
@@ -277,7 +308,7 @@ mod tests {
         ] {
             h.insert(TRACEPARENT, HeaderValue::from_static(bad));
             assert_ne!(
-                TraceParent::continue_or_start(&h).trace_id_hex(),
+                TraceParent::continue_or_start(&h).trace_id_text().as_str(),
                 "4bf92f3577b34da6a3ce929d0e0e4736",
                 "{bad}"
             );

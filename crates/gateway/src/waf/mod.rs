@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::request::Parts;
@@ -234,39 +233,37 @@ impl Waf {
     }
 }
 
-/// Admits `request` or answers it (403, or 413/408/400 for a body it could not read).
-pub async fn inspect(waf: &Waf, request: Request) -> Result<Request, Response> {
+/// Admits the request (its `head`, and its `body`, read and put back as
+/// read when inspected) or answers it (403, or 413/408/400 for a body it
+/// could not read; the caller drains what is left unread).
+pub async fn inspect(waf: &Waf, head: &Parts, body: &mut Body) -> Result<(), Response> {
     if !waf.inner.enabled {
-        return Ok(request);
+        return Ok(());
     }
-    let client = platform::client_ip::resolve(
-        request.extensions(),
-        request.headers(),
-        &waf.inner.trusted_proxies,
-    );
-    let (parts, body) = request.into_parts();
-    if waf.inspect_head(&parts, client).is_some() {
-        crate::limits::linger(body);
-        return Err(forbidden(&parts.headers));
+    let client =
+        platform::client_ip::resolve(&head.extensions, &head.headers, &waf.inner.trusted_proxies);
+    if waf.inspect_head(head, client).is_some() {
+        return Err(forbidden(&head.headers));
     }
-    if waf.is_allowed(client) || http_body::Body::is_end_stream(&body) {
-        return Ok(Request::from_parts(parts, body));
+    if waf.is_allowed(client) || http_body::Body::is_end_stream(body) {
+        return Ok(());
     }
     // Boxed: reading a body is the large part of this future, and bodiless
     // requests (most of them) would otherwise carry and copy it too.
-    Box::pin(inspect_body(waf, parts, body)).await
+    Box::pin(inspect_body(waf, head, body)).await
 }
 
 /// Reads the body (within the size and time limits) and inspects it.
-async fn inspect_body(waf: &Waf, parts: Parts, body: Body) -> Result<Request, Response> {
-    let content_type = parts
+async fn inspect_body(waf: &Waf, head: &Parts, body: &mut Body) -> Result<(), Response> {
+    let content_type = head
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     if content_type.is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/")) {
-        return Ok(Request::from_parts(parts, body));
+        return Ok(());
     }
-    let collect = http_body_util::Limited::new(body, waf.inner.body_limit).collect();
+    let collect =
+        http_body_util::Limited::new(std::mem::take(body), waf.inner.body_limit).collect();
     let bytes: Bytes = match tokio::time::timeout(waf.inner.body_deadline, collect).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
@@ -293,9 +290,10 @@ async fn inspect_body(waf: &Waf, parts: Parts, body: Body) -> Result<Request, Re
         }
     };
     if body_blocked(waf, content_type, &bytes).await {
-        return Err(forbidden(&parts.headers));
+        return Err(forbidden(&head.headers));
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    *body = Body::from(bytes);
+    Ok(())
 }
 
 /// Bodies larger than this are inspected on the blocking pool: a 1 MiB body
