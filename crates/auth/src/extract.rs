@@ -26,6 +26,8 @@ impl FromRequestParts<State> for AuthUser {
             .map_err(|_| Error::TokenInvalid)?
             .ok_or(Error::TokenMissing)?;
         let claims = state.verify(token).await?;
+        // Verified, so text.
+        let token = std::str::from_utf8(token).map_err(|_| Error::TokenInvalid)?;
         Ok(Self {
             claims,
             token: token.to_owned(),

@@ -100,7 +100,7 @@ impl State {
     }
 
     /// Verifies an access token and checks it against the deny-list.
-    pub(crate) async fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, Error> {
+    pub(crate) async fn verify(&self, token: &[u8]) -> Result<Arc<AccessClaims>, Error> {
         let claims = self.inner.verifier.verify(token).map_err(|e| {
             tracing::debug!(reason = %e, "access token refused");
             Error::TokenInvalid

@@ -37,8 +37,8 @@ struct Introspection {
 }
 
 impl Authenticator {
-    /// The user id of a valid, unrevoked token.
-    pub async fn authenticate(&self, token: &str) -> Result<String, Error> {
+    /// The user id of a valid, unrevoked token (as it came in the header).
+    pub async fn authenticate(&self, token: &[u8]) -> Result<String, Error> {
         match self {
             Self::Local {
                 verifier,
@@ -70,6 +70,7 @@ impl Authenticator {
                 client_id,
                 password,
             } => {
+                let token = std::str::from_utf8(token).map_err(|_| Error::TokenInvalid)?;
                 // Cheap local checks first: no network round trip for garbage.
                 Verifier::key_id(token).map_err(|_| Error::TokenInvalid)?;
                 let answer: Introspection = client

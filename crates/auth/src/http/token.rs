@@ -196,7 +196,7 @@ async fn revoke(
                 )
                 .await;
         }
-    } else if let Ok(claims) = auth.verify(&token).await {
+    } else if let Ok(claims) = auth.verify(token.as_bytes()).await {
         let remaining =
             u64::try_from(claims.exp - clock::now()).unwrap_or(0) + platform::tokens::LEEWAY_SECS;
         auth.inner
@@ -231,7 +231,7 @@ async fn introspect(
     let Some(token) = params.token else {
         return Err(Error::invalid_request("token is required"));
     };
-    let body = match auth.verify(&token).await {
+    let body = match auth.verify(token.as_bytes()).await {
         Ok(c) => json!({
             "active": true,
             "token_type": "access_token",
