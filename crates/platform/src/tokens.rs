@@ -225,7 +225,9 @@ impl Verifier {
         check_header(token)
     }
 
-    /// The token's claims, shared with the cache rather than copied.
+    /// The token's claims, shared with the cache rather than copied. The
+    /// token as the header carried it: bytes that are not UTF-8 are
+    /// [`TokenError::Malformed`].
     pub fn verify(&self, token: impl AsRef<[u8]>) -> Result<Arc<AccessClaims>, TokenError> {
         use std::hash::BuildHasher as _;
         let keys = self.keys.0.load();
