@@ -167,7 +167,10 @@ async fn connect(authority: &Authority) -> Result<SendRequest<Body>, Error> {
         Err(_) => return Err(Error::Connect("timed out".to_owned())),
     };
     let _ = tcp.set_nodelay(true);
-    let (sender, connection) = http1::handshake(TokioIo::new(tcp))
+    // As the server side (`platform::server`): each request from one buffer.
+    let (sender, connection) = http1::Builder::new()
+        .writev(false)
+        .handshake(TokioIo::new(tcp))
         .await
         .map_err(|e| Error::Connect(e.to_string()))?;
     // Driven on this thread's runtime, like every connection of this pool.

@@ -85,6 +85,10 @@ pub async fn serve(
     builder
         .http1()
         .timer(crate::coarse_timer::HyperTimer)
+        // Each message from one buffer, sent in one call: the head and a small
+        // body copied together cost less than hyper's queue of buffers
+        // gathered for `writev` (docs/benchmarks.md).
+        .writev(false)
         .header_read_timeout(options.header_read_timeout);
     builder
         .http2()
