@@ -385,3 +385,41 @@ async fn the_upstream_gets_the_target_in_origin_form() {
         );
     }
 }
+
+/// A large answer goes through whole, and the client's connection serves
+/// the next request after it: the body comes from the upstream in many
+/// pieces and leaves the gateway in as many writes.
+#[tokio::test]
+async fn a_large_answer_goes_through_whole() {
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let body = big.clone();
+    let app = Router::new()
+        .route("/readyz", get(|| async { "ok" }))
+        .route(
+            "/api/articles",
+            get(move || {
+                let body = body.clone();
+                async move { body }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let edge = gateway(&upstream, &[], dir.path()).await;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let response = client
+            .get(format!("{}/api/articles", edge.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let received = response.bytes().await.unwrap();
+        assert_eq!(received.len(), big.len());
+        assert!(received[..] == big[..], "the body arrived altered");
+    }
+}
