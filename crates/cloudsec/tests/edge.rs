@@ -152,9 +152,7 @@ async fn counting_upstream() -> (String, Arc<AtomicUsize>) {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = common::serve(app).await;
     (url, hits)
 }
 
@@ -362,9 +360,7 @@ async fn the_upstream_gets_the_target_in_origin_form() {
     let app = Router::new()
         .route("/readyz", get(|| async { "ok" }))
         .fallback(|uri: axum::http::Uri| async move { uri.to_string() });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let upstream = common::serve(app).await;
     let dir = tempfile::tempdir().unwrap();
     let edge = gateway(&upstream, &[], dir.path()).await;
     let address = edge.url.trim_start_matches("http://").to_owned();
@@ -402,9 +398,7 @@ async fn a_large_answer_goes_through_whole() {
                 async move { body }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let upstream = common::serve(app).await;
     let dir = tempfile::tempdir().unwrap();
     let edge = gateway(&upstream, &[], dir.path()).await;
     let client = reqwest::Client::builder()

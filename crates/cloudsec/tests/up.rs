@@ -188,9 +188,7 @@ async fn slow_business(
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = common::serve(app).await;
     (url, arrived, parents)
 }
 
@@ -338,9 +336,7 @@ async fn traces_are_exported_over_otlp_when_an_endpoint_is_set() {
             },
         ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, collector).await.unwrap() });
+    let endpoint = common::serve(collector).await;
 
     let tmp = tempfile::tempdir().unwrap();
     let mut platform = Running::up(

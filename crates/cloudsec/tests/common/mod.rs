@@ -197,3 +197,12 @@ pub async fn register(client: &reqwest::Client, url: &str, name: &str) -> String
         .unwrap();
     body["user"]["token"].as_str().unwrap().to_owned()
 }
+
+/// Serves `app` (a stand-in upstream or collector) on a loopback port in the
+/// test's runtime; returns its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
