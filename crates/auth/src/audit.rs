@@ -18,6 +18,8 @@ pub enum Kind {
     RefreshReuse,
     Logout,
     PasswordChange,
+    EmailChange,
+    Reauthentication,
     SessionRevoked,
     TokenRevoked,
 }
@@ -34,6 +36,8 @@ impl Kind {
             Self::RefreshReuse => "refresh_reuse",
             Self::Logout => "logout",
             Self::PasswordChange => "password_change",
+            Self::EmailChange => "email_change",
+            Self::Reauthentication => "reauthentication",
             Self::SessionRevoked => "session_revoked",
             Self::TokenRevoked => "token_revoked",
         }

@@ -1,32 +1,79 @@
-//! Brute-force defence. Per account: after `account_threshold` consecutive
-//! failures the account key is locked, and every attempt (even with the right
-//! password) gets 429 with `Retry-After` until the lock ends; each further lock
-//! doubles. The account key is a keyed hash of the email, so an unknown email
-//! is locked exactly like a known one and the two cannot be told apart. Per
-//! client IP: too many failures within a window and that IP is refused.
+//! Brute-force defence (OWASP ASVS 5.0 V6.3, NIST 800-63B §5.2.2), built so
+//! that an attacker cannot turn it against the account's owner:
+//!
+//! - **Per account and client** (`client_threshold`): each client address has
+//!   its own budget of failures on each account; spent, that pair is held
+//!   back for `base_lock_secs`, doubling with every further hold up to
+//!   `max_lock_secs`. An attacker's guesses hold back the attacker.
+//! - **Per account** (`account_threshold`, at most 100 as NIST asks): failures
+//!   from all clients the account does not know add up; spent, the account is
+//!   closed to unknown clients the same way. A client that logged in to the
+//!   account within `known_client_days` is known and keeps its own budget, so
+//!   a botnet guessing one account does not shut its owner out.
+//! - **Per client address** (`ip_threshold` in `ip_window_secs`): failures on
+//!   any account; spent, the address may still log in to accounts that know
+//!   it, so a whole office behind one NAT is never refused for one guesser.
+//!
+//! Every budget is drawn before the password is checked (one statement each,
+//! [`Database::reserve_attempt`]), so concurrent guesses cannot overdraw it.
+//! Accounts are keyed by a keyed hash of the email and clients by their
+//! [`platform::client_ip::bucket`], so an unknown email is held back exactly
+//! like a known one, and an IPv6 client counts as its /64.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+use aws_lc_rs::digest;
 use platform::counter::WindowCounter;
 use platform::redis::Redis;
 
 use crate::clock;
 use crate::config::LockoutConfig;
-use crate::db::Database;
+use crate::db::{Database, Reservation};
 
-/// An attempt refused before any password check, for this many seconds.
+/// Why an attempt was refused before any password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// This client on this account.
+    Client,
+    /// The account, for clients it does not know.
+    Account,
+    /// This client address, on accounts that do not know it.
+    Ip,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Account => "account",
+            Self::Ip => "ip",
+        }
+    }
+}
+
+/// An attempt refused for this many seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
     pub retry_after_secs: u64,
-    pub by_ip: bool,
+    pub scope: Scope,
+    /// This attempt spent the budget and set the hold.
+    pub locked_now: bool,
+}
+
+/// An attempt whose budgets are drawn: settle it with
+/// [`BruteForce::failed`] or [`BruteForce::succeeded`].
+pub struct Attempt {
+    account: Vec<u8>,
+    pair: Vec<u8>,
+    ip: Option<String>,
 }
 
 #[derive(Clone)]
 pub struct BruteForce {
     db: Database,
     config: LockoutConfig,
-    /// Failures per client IP in the current window (shared through Redis when configured).
+    /// Failures per client address in the current window (shared through Redis when configured).
     ip_failures: WindowCounter,
 }
 
@@ -44,49 +91,136 @@ impl BruteForce {
         }
     }
 
-    /// Whether an attempt on `account` from `ip` may proceed.
-    pub async fn check(
+    /// Draws an attempt on `account` (its keyed hash) from `ip`, or refuses it.
+    pub async fn begin(
         &self,
         account: &[u8],
         ip: Option<IpAddr>,
-    ) -> anyhow::Result<Result<(), Refused>> {
-        if let Some(ip) = ip {
-            let failures = self.ip_failures.get(&ip.to_string()).await?;
-            if failures >= u64::from(self.config.ip_threshold) {
-                return Ok(Err(Refused {
-                    retry_after_secs: self.config.ip_window_secs,
-                    by_ip: true,
-                }));
-            }
-        }
+    ) -> anyhow::Result<Result<Attempt, Refused>> {
         let now = clock::now();
-        Ok(match self.db.locked_until(account, now).await? {
-            Some(until) => Err(Refused {
-                retry_after_secs: u64::try_from(until - now).unwrap_or(1).max(1),
-                by_ip: false,
-            }),
-            None => Ok(()),
-        })
+        let ip = ip.map(|ip| platform::client_ip::bucket(ip).to_string());
+        let pair = pair_key(account, ip.as_deref());
+        let known = self
+            .db
+            .is_known_client(&pair, now - self.known_for())
+            .await?;
+        if !known && let Some(refused) = self.ip_spent(ip.as_deref()).await? {
+            return Ok(Err(refused));
+        }
+        if let Some(refused) = self
+            .reserve(&pair, self.config.client_threshold, Scope::Client, now)
+            .await?
+        {
+            return Ok(Err(refused));
+        }
+        if !known
+            && let Some(refused) = self
+                .reserve(account, self.config.account_threshold, Scope::Account, now)
+                .await?
+        {
+            // Not made: this client's own budget gets the attempt back.
+            self.db.release_attempt(&pair).await?;
+            return Ok(Err(refused));
+        }
+        Ok(Ok(Attempt {
+            account: account.to_vec(),
+            pair,
+            ip,
+        }))
     }
 
-    /// Counts a failed attempt; returns the lock end when this failure locked the account.
-    pub async fn failed(&self, account: &[u8], ip: Option<IpAddr>) -> anyhow::Result<Option<i64>> {
+    /// The password was wrong: the drawn attempts stay spent.
+    pub async fn failed(&self, attempt: Attempt) -> anyhow::Result<()> {
+        self.count_ip_failure(attempt.ip.as_deref()).await
+    }
+
+    /// The password was right: the budgets are whole again and the client is known.
+    pub async fn succeeded(&self, attempt: Attempt) -> anyhow::Result<()> {
+        self.db.clear_failures(&attempt.pair).await?;
+        self.db.clear_failures(&attempt.account).await?;
+        self.db.remember_client(&attempt.pair, clock::now()).await?;
+        Ok(())
+    }
+
+    /// A client that just proved the password by other means (registration)
+    /// is known to the account from now on.
+    pub async fn remember(&self, account: &[u8], ip: Option<IpAddr>) -> anyhow::Result<()> {
+        let ip = ip.map(|ip| platform::client_ip::bucket(ip).to_string());
+        let pair = pair_key(account, ip.as_deref());
+        Ok(self.db.remember_client(&pair, clock::now()).await?)
+    }
+
+    /// A credential probe that is not a login failed (a registration that
+    /// hit a taken email): it counts against the address like a failed login.
+    pub async fn probe_failed(&self, ip: Option<IpAddr>) -> anyhow::Result<()> {
+        let ip = ip.map(|ip| platform::client_ip::bucket(ip).to_string());
+        self.count_ip_failure(ip.as_deref()).await
+    }
+
+    /// Whether the address's budget is spent (read before a probe is made).
+    pub async fn ip_refusal(&self, ip: Option<IpAddr>) -> anyhow::Result<Option<Refused>> {
+        let ip = ip.map(|ip| platform::client_ip::bucket(ip).to_string());
+        self.ip_spent(ip.as_deref()).await
+    }
+
+    fn known_for(&self) -> i64 {
+        i64::from(self.config.known_client_days) * 86_400
+    }
+
+    async fn ip_spent(&self, ip: Option<&str>) -> anyhow::Result<Option<Refused>> {
+        let Some(ip) = ip else { return Ok(None) };
+        let failures = self.ip_failures.get(ip).await?;
+        Ok(
+            (failures >= u64::from(self.config.ip_threshold)).then_some(Refused {
+                retry_after_secs: self.config.ip_window_secs,
+                scope: Scope::Ip,
+                locked_now: false,
+            }),
+        )
+    }
+
+    async fn count_ip_failure(&self, ip: Option<&str>) -> anyhow::Result<()> {
         if let Some(ip) = ip {
-            self.ip_failures.increment(&ip.to_string()).await?;
+            self.ip_failures.increment(ip).await?;
         }
-        Ok(self
+        Ok(())
+    }
+
+    async fn reserve(
+        &self,
+        key: &[u8],
+        budget: u32,
+        scope: Scope,
+        now: i64,
+    ) -> anyhow::Result<Option<Refused>> {
+        let reservation = self
             .db
-            .record_failure(
-                account,
-                clock::now(),
-                self.config.account_threshold,
+            .reserve_attempt(
+                key,
+                now,
+                budget,
                 self.config.base_lock_secs,
                 self.config.max_lock_secs,
             )
-            .await?)
+            .await?;
+        Ok(match reservation {
+            Reservation::Granted => None,
+            Reservation::Refused { until, locked_now } => Some(Refused {
+                retry_after_secs: u64::try_from(until - now).unwrap_or(1).max(1),
+                scope,
+                locked_now,
+            }),
+        })
     }
+}
 
-    pub async fn succeeded(&self, account: &[u8]) -> anyhow::Result<()> {
-        Ok(self.db.clear_failures(account).await?)
-    }
+/// The key of one client on one account: not the address itself, so the
+/// table says nothing about who logged in from where without the email key.
+fn pair_key(account: &[u8], ip: Option<&str>) -> Vec<u8> {
+    let mut context = digest::Context::new(&digest::SHA256);
+    context.update(b"cloudsec-login-client\0");
+    context.update(account);
+    context.update(b"\0");
+    context.update(ip.unwrap_or("unknown").as_bytes());
+    context.finish().as_ref().to_vec()
 }

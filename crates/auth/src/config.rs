@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use ipnet::IpNet;
 use platform::config::{ConfigError, Validate};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,14 @@ pub struct Config {
     /// `Secure` attribute on the refresh cookie. Browsers accept Secure cookies
     /// from http://localhost, so this stays on even for the embedded mode.
     pub cookie_secure: bool,
+    /// Peers (CIDRs: the gateways) whose `X-Real-IP` names the client;
+    /// anyone else is the client. Default: loopback, where `cloudsec up`'s gateway runs.
+    pub trusted_peers: Vec<IpNet>,
+    /// A session this young (seconds since its login) may change the email or
+    /// password without `current_password`; older ones must give it.
+    pub recent_login_secs: u64,
+    /// Audit events older than this are deleted (checked hourly).
+    pub audit_retention_days: u32,
 }
 
 impl Default for Config {
@@ -41,6 +50,9 @@ impl Default for Config {
             password: PasswordConfig::default(),
             lockout: LockoutConfig::default(),
             cookie_secure: true,
+            trusted_peers: platform::client_ip::loopback(),
+            recent_login_secs: 300,
+            audit_retention_days: 365,
         }
     }
 }
@@ -90,28 +102,37 @@ impl Default for PasswordConfig {
     }
 }
 
-/// `[auth.lockout]`: brute-force defence.
+/// `[auth.lockout]`: brute-force defence (`brute_force.rs` explains the three budgets).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LockoutConfig {
-    /// Consecutive failures on one account before it is locked.
+    /// Failures of one client address on one account before that pair is held back.
+    pub client_threshold: u32,
+    /// Failures on one account from clients it does not know before it is
+    /// closed to them (NIST 800-63B: at most 100).
     pub account_threshold: u32,
-    /// First lock duration; doubles with every further lock, up to `max_lock_secs`.
+    /// First hold; doubles with every further hold, up to `max_lock_secs`.
     pub base_lock_secs: u64,
     pub max_lock_secs: u64,
-    /// Failures from one client IP within `ip_window_secs` before that IP is refused.
+    /// Failures from one client address within `ip_window_secs` (logins on
+    /// any account, registrations with a taken email) before it may log in
+    /// only to accounts that know it.
     pub ip_threshold: u32,
     pub ip_window_secs: u64,
+    /// A client address that logged in to an account within this many days is known to it.
+    pub known_client_days: u32,
 }
 
 impl Default for LockoutConfig {
     fn default() -> Self {
         Self {
-            account_threshold: 10,
+            client_threshold: 5,
+            account_threshold: 20,
             base_lock_secs: 60,
             max_lock_secs: 3600,
             ip_threshold: 100,
             ip_window_secs: 900,
+            known_client_days: 30,
         }
     }
 }
@@ -179,11 +200,26 @@ impl Validate for Config {
             "auth.password.argon2_parallelism",
             "must be between 1 and 16",
         );
+        check(
+            self.recent_login_secs <= 3600,
+            "auth.recent_login_secs",
+            "must be at most 3600",
+        );
+        check(
+            self.audit_retention_days >= 1,
+            "auth.audit_retention_days",
+            "must be at least 1",
+        );
         let l = &self.lockout;
         check(
-            l.account_threshold >= 3,
+            (3..=100).contains(&l.client_threshold),
+            "auth.lockout.client_threshold",
+            "must be between 3 and 100",
+        );
+        check(
+            (l.client_threshold..=100).contains(&l.account_threshold),
             "auth.lockout.account_threshold",
-            "must be at least 3",
+            "must be between auth.lockout.client_threshold and 100 (NIST 800-63B)",
         );
         check(
             l.base_lock_secs >= 1,
@@ -196,13 +232,18 @@ impl Validate for Config {
             "must be at least auth.lockout.base_lock_secs",
         );
         check(
-            l.ip_threshold >= l.account_threshold,
+            l.ip_threshold >= l.client_threshold,
             "auth.lockout.ip_threshold",
-            "must be at least auth.lockout.account_threshold",
+            "must be at least auth.lockout.client_threshold",
         );
         check(
             l.ip_window_secs >= 1,
             "auth.lockout.ip_window_secs",
+            "must be at least 1",
+        );
+        check(
+            l.known_client_days >= 1,
+            "auth.lockout.known_client_days",
             "must be at least 1",
         );
     }

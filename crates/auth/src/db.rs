@@ -68,6 +68,12 @@ pub struct UserChanges {
     pub image: Option<Option<String>>,
 }
 
+/// What [`Database::update_user`] changed that others must hear of.
+pub struct Updated {
+    /// The email changed (the old address has an outbox message).
+    pub email_changed: bool,
+}
+
 pub struct SessionRow {
     pub id: String,
     pub user_id: String,
@@ -236,8 +242,9 @@ impl Database {
         id: &str,
         changes: UserChanges,
         now: i64,
-    ) -> Result<(), WriteError> {
+    ) -> Result<Updated, WriteError> {
         let mut tx = self.pool.begin().await?;
+        let mut email_changed = false;
         if let Some(username) = &changes.username {
             sqlx::query("UPDATE users SET username = $1 WHERE id = $2")
                 .bind(username)
@@ -247,6 +254,21 @@ impl Database {
                 .map_err(taken)?;
         }
         if let Some((hash, ciphertext)) = &changes.email {
+            // The old address is told, in the same transaction as the change:
+            // an outbox row for the mailer, the address still sealed.
+            email_changed = sqlx::query(
+                "INSERT INTO email_outbox (id, user_id, kind, recipient_ciphertext, created_at)
+                 SELECT $1, id, 'email_changed', email_ciphertext, $2 FROM users
+                 WHERE id = $3 AND email_hash <> $4",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(now)
+            .bind(id)
+            .bind(hash.as_slice())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
             sqlx::query("UPDATE users SET email_hash = $1, email_ciphertext = $2 WHERE id = $3")
                 .bind(hash.as_slice())
                 .bind(ciphertext.as_slice())
@@ -282,7 +304,7 @@ impl Database {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(Updated { email_changed })
     }
 
     /// A new session with its first refresh token.
@@ -467,8 +489,78 @@ impl Database {
             .collect()
     }
 
-    /// `locked_until` of an account key, if locked now.
-    pub async fn locked_until(&self, key: &[u8], now: i64) -> Result<Option<i64>, sqlx::Error> {
+    /// Takes one attempt from `key`'s budget of `budget` attempts, before the
+    /// password is checked: a failure keeps it, a success clears the key. An
+    /// attempt beyond the budget locks the key for `base * 2^(locks so far)`
+    /// seconds (at most `max`), and attempts while locked take nothing. One
+    /// statement, so concurrent attempts cannot overdraw the budget.
+    pub async fn reserve_attempt(
+        &self,
+        key: &[u8],
+        now: i64,
+        budget: u32,
+        base_secs: u64,
+        max_secs: u64,
+    ) -> Result<Reservation, sqlx::Error> {
+        let row = sqlx::query(
+            "INSERT INTO account_lockouts (account_key, failures, locks, updated_at) VALUES ($1, 1, 0, $2)
+             ON CONFLICT (account_key) DO UPDATE
+                SET failures = account_lockouts.failures + 1, updated_at = $2
+                WHERE account_lockouts.locked_until IS NULL OR account_lockouts.locked_until <= $2
+             RETURNING failures, locks",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Reservation::Refused {
+                until: self.locked_until(key).await?.max(now + 1),
+                locked_now: false,
+            });
+        };
+        let failures: i64 = row.try_get("failures")?;
+        let locks: i64 = row.try_get("locks")?;
+        if failures <= i64::from(budget) {
+            return Ok(Reservation::Granted);
+        }
+        let factor = 1u64 << locks.clamp(0, 20);
+        let secs = base_secs.saturating_mul(factor).min(max_secs);
+        let until = now + i64::try_from(secs).unwrap_or(i64::MAX / 2);
+        // Of the attempts that overdrew the budget at once, one sets the lock.
+        let locked = sqlx::query(
+            "UPDATE account_lockouts SET failures = 0, locks = locks + 1, locked_until = $1, updated_at = $2
+             WHERE account_key = $3 AND (locked_until IS NULL OR locked_until <= $2)",
+        )
+        .bind(until)
+        .bind(now)
+        .bind(key)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        Ok(Reservation::Refused {
+            until: if locked {
+                until
+            } else {
+                self.locked_until(key).await?.max(now + 1)
+            },
+            locked_now: locked,
+        })
+    }
+
+    /// Gives back an attempt taken by [`Self::reserve_attempt`] that was not made.
+    pub async fn release_attempt(&self, key: &[u8]) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE account_lockouts SET failures = failures - 1 WHERE account_key = $1 AND failures > 0",
+        )
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    async fn locked_until(&self, key: &[u8]) -> Result<i64, sqlx::Error> {
         let row = sqlx::query("SELECT locked_until FROM account_lockouts WHERE account_key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
@@ -477,43 +569,63 @@ impl Database {
             .map(|r| r.try_get("locked_until"))
             .transpose()?
             .flatten();
-        Ok(until.filter(|&t| t > now))
+        Ok(until.unwrap_or(0))
     }
 
-    /// Counts a failure; when it reaches `threshold`, locks the account for
-    /// `base * 2^(locks so far)` seconds (at most `max`) and returns the lock end.
-    pub async fn record_failure(
-        &self,
-        key: &[u8],
-        now: i64,
-        threshold: u32,
-        base_secs: u64,
-        max_secs: u64,
-    ) -> Result<Option<i64>, sqlx::Error> {
+    /// Whether the client of `pair_key` logged in to its account since `since`.
+    pub async fn is_known_client(&self, pair_key: &[u8], since: i64) -> Result<bool, sqlx::Error> {
         let row = sqlx::query(
-            "INSERT INTO account_lockouts (account_key, failures, locks) VALUES ($1, 1, 0)
-             ON CONFLICT (account_key) DO UPDATE SET failures = account_lockouts.failures + 1
-             RETURNING failures, locks",
+            "SELECT 1 AS known FROM known_clients WHERE pair_key = $1 AND last_success_at >= $2",
         )
-        .bind(key)
-        .fetch_one(&self.pool)
+        .bind(pair_key)
+        .bind(since)
+        .fetch_optional(&self.pool)
         .await?;
-        let failures: i64 = row.try_get("failures")?;
-        let locks: i64 = row.try_get("locks")?;
-        if failures < i64::from(threshold) {
-            return Ok(None);
-        }
-        let factor = 1u64 << locks.clamp(0, 20);
-        let secs = base_secs.saturating_mul(factor).min(max_secs);
-        let until = now + i64::try_from(secs).unwrap_or(i64::MAX / 2);
+        Ok(row.is_some())
+    }
+
+    pub async fn remember_client(&self, pair_key: &[u8], now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE account_lockouts SET failures = 0, locks = locks + 1, locked_until = $1 WHERE account_key = $2",
+            "INSERT INTO known_clients (pair_key, last_success_at) VALUES ($1, $2)
+             ON CONFLICT (pair_key) DO UPDATE SET last_success_at = $2",
         )
-        .bind(until)
-        .bind(key)
+        .bind(pair_key)
+        .bind(now)
         .execute(&self.pool)
-        .await?;
-        Ok(Some(until))
+        .await
+        .map(drop)
+    }
+
+    /// Deletes what is past its retention: audit events older than
+    /// `audit_before_ms`, budgets untouched since `budgets_before` and not
+    /// locked now, clients not seen since `known_before`. Returns the rows deleted.
+    pub async fn prune(
+        &self,
+        now: i64,
+        audit_before_ms: i64,
+        budgets_before: i64,
+        known_before: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let mut deleted = 0;
+        deleted += sqlx::query("DELETE FROM audit_events WHERE at_ms < $1")
+            .bind(audit_before_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        deleted += sqlx::query(
+            "DELETE FROM account_lockouts WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until <= $2)",
+        )
+        .bind(budgets_before)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        deleted += sqlx::query("DELETE FROM known_clients WHERE last_success_at < $1")
+            .bind(known_before)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted)
     }
 
     pub async fn clear_failures(&self, key: &[u8]) -> Result<(), sqlx::Error> {
@@ -538,6 +650,17 @@ impl Database {
         .await
         .map(drop)
     }
+}
+
+/// What [`Database::reserve_attempt`] gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    Granted,
+    /// Locked until `until`; `locked_now` when this attempt set the lock.
+    Refused {
+        until: i64,
+        locked_now: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -35,17 +35,17 @@ impl FromRequestParts<State> for AuthUser {
     }
 }
 
-/// The client's IP (behind trusted proxies), for brute-force limits and audit.
+/// The client's IP (as a trusted gateway states it), for brute-force limits and audit.
 pub struct ClientIp(pub Option<IpAddr>);
 
 impl FromRequestParts<State> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Self::Rejection> {
-        Ok(Self(platform::client_ip::resolve(
+        Ok(Self(platform::client_ip::from_gateway(
             &parts.extensions,
             &parts.headers,
-            &state.inner.trusted_proxies,
+            &state.inner.trusted_peers,
         )))
     }
 }

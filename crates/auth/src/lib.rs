@@ -59,7 +59,7 @@ struct Inner {
     audit: Audit,
     emails: EmailVault,
     service_secret: String,
-    trusted_proxies: Vec<IpNet>,
+    trusted_peers: Vec<IpNet>,
 }
 
 impl State {
@@ -77,6 +77,7 @@ impl State {
         let service_secret = platform::secrets::service_client_password(secrets)?;
         let deny = context.deny.clone();
         restore_deny_list(&db, &deny, config).await?;
+        spawn_pruning(db.clone(), config, context.shutdown.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 hasher: PasswordHasherPool::new(&config.password)?,
@@ -94,7 +95,7 @@ impl State {
                 deny,
                 emails,
                 service_secret,
-                trusted_proxies: platform::client_ip::loopback(),
+                trusted_peers: config.trusted_peers.clone(),
             }),
         })
     }
@@ -139,6 +140,46 @@ async fn restore_deny_list(db: &Database, deny: &DenyList, config: &Config) -> a
         .await?;
     }
     Ok(())
+}
+
+/// Deletes what is past its retention at start and then hourly: audit
+/// events older than `auth.audit_retention_days`, brute-force budgets no
+/// attempt has touched for a day (or the longest hold, if longer), clients
+/// no longer known.
+fn spawn_pruning(db: Database, config: &Config, shutdown: tokio_util::sync::CancellationToken) {
+    let audit_days = i64::from(config.audit_retention_days);
+    let budget_secs = i64::try_from(
+        config
+            .lockout
+            .max_lock_secs
+            .max(config.lockout.ip_window_secs)
+            .max(86_400),
+    )
+    .unwrap_or(86_400);
+    let known_secs = i64::from(config.lockout.known_client_days) * 86_400;
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = hourly.tick() => {}
+            }
+            let now = clock::now();
+            match db
+                .prune(
+                    now,
+                    (now - audit_days * 86_400) * 1000,
+                    now - budget_secs,
+                    now - known_secs,
+                )
+                .await
+            {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "pruned rows past their retention"),
+                Err(e) => tracing::warn!(error = %e, "pruning past-retention rows failed"),
+            }
+        }
+    });
 }
 
 /// The service's complete router, wrapped in the platform request stack.

@@ -13,31 +13,135 @@ use sqlx::Row;
 const PASSWORD: &str = "the-right-passphrase";
 const GUESS: &str = "Guess-Number-Seven";
 
-#[tokio::test]
-async fn a_login_flood_locks_the_account_audits_it_and_logs_no_password() {
-    let tmp = tempfile::tempdir().unwrap();
-    let platform = Running::up(tmp.path(), 0, &[]).await;
-    let client = reqwest::Client::new();
-    let registered = client
-        .post(format!("{}/api/users", platform.url))
-        .json(&json!({"user": {"username": "target", "email": "target@example.com", "password": PASSWORD}}))
+/// The platform behind a load balancer, as in production: the test client is
+/// the balancer on 127.0.0.2 (trusted by the gateway), stating each client
+/// in `X-Forwarded-For`; auth trusts only the gateway (127.0.0.1) to state
+/// the client. Before the fix auth saw every client as the balancer.
+async fn behind_a_balancer(tmp: &std::path::Path) -> (Running, reqwest::Client) {
+    let platform = Running::up(
+        tmp,
+        0,
+        &[
+            ("CLOUDSEC_GATEWAY__TRUSTED_PROXIES", "[\"127.0.0.2/32\"]"),
+            ("CLOUDSEC_AUTH__TRUSTED_PEERS", "[\"127.0.0.1/32\"]"),
+        ],
+    )
+    .await;
+    let balancer = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    (platform, balancer)
+}
+
+async fn post_from(
+    balancer: &reqwest::Client,
+    url: &str,
+    client: &str,
+    body: Value,
+) -> reqwest::Response {
+    balancer
+        .post(url)
+        .header("x-forwarded-for", client)
+        .json(&body)
         .send()
         .await
-        .unwrap();
-    assert_eq!(registered.status(), 201);
-    let login = |password: &'static str| {
-        client
-            .post(format!("{}/api/users/login", platform.url))
-            .json(&json!({"user": {"email": "target@example.com", "password": password}}))
-            .send()
-    };
-    for _ in 0..10 {
-        assert_eq!(login(GUESS).await.unwrap().status(), 401);
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_login_flood_from_many_clients_holds_back_the_guessers_not_the_owners() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (platform, balancer) = behind_a_balancer(tmp.path()).await;
+    let users = format!("{}/api/users", platform.url);
+    let login = format!("{}/api/users/login", platform.url);
+    for (name, client) in [("target", "203.0.113.10"), ("bystander", "203.0.113.20")] {
+        let registered = post_from(
+            &balancer,
+            &users,
+            client,
+            json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": PASSWORD}}),
+        )
+        .await;
+        assert_eq!(registered.status(), 201);
     }
-    let locked = login(PASSWORD).await.unwrap();
-    assert_eq!(locked.status(), 429);
+
+    // 100 clients, each guessing the target's password twice and one other account once.
+    let statuses = futures_util::future::join_all((0..100).map(|i| {
+        let (balancer, login) = (&balancer, &login);
+        async move {
+            let client = format!("198.51.{}.{}", 100 + i / 50, i % 50 + 1);
+            let mut statuses = Vec::new();
+            for email in [
+                "target@example.com".to_owned(),
+                "target@example.com".to_owned(),
+                format!("someone{i}@example.com"),
+            ] {
+                let r = post_from(
+                    balancer,
+                    login,
+                    &client,
+                    json!({"user": {"email": email, "password": GUESS}}),
+                )
+                .await;
+                statuses.push(r.status().as_u16());
+            }
+            statuses
+        }
+    }))
+    .await
+    .concat();
     assert!(
-        locked.headers()["retry-after"]
+        statuses.iter().all(|s| [401, 429].contains(s)),
+        "{statuses:?}"
+    );
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        (150..=190).contains(&refused),
+        "the target's budget for unknown clients (20) is all the flood got: {refused} refused"
+    );
+
+    // Another user, from another address, logs in on the first try.
+    let bystander = post_from(
+        &balancer,
+        &login,
+        "192.0.2.77",
+        json!({"user": {"email": "bystander@example.com", "password": PASSWORD}}),
+    )
+    .await;
+    assert_eq!(bystander.status(), 200);
+    // The target, from the address it registered from, too.
+    let owner = post_from(
+        &balancer,
+        &login,
+        "203.0.113.10",
+        json!({"user": {"email": "target@example.com", "password": PASSWORD}}),
+    )
+    .await;
+    assert_eq!(owner.status(), 200);
+
+    // One guesser is held back on the target by its own budget (5 failures).
+    let guesser = "192.0.2.200";
+    for _ in 0..5 {
+        let r = post_from(
+            &balancer,
+            &login,
+            guesser,
+            json!({"user": {"email": "bystander@example.com", "password": GUESS}}),
+        )
+        .await;
+        assert_eq!(r.status(), 401);
+    }
+    let held = post_from(
+        &balancer,
+        &login,
+        guesser,
+        json!({"user": {"email": "bystander@example.com", "password": PASSWORD}}),
+    )
+    .await;
+    assert_eq!(held.status(), 429);
+    assert!(
+        held.headers()["retry-after"]
             .to_str()
             .unwrap()
             .parse::<u64>()
@@ -47,20 +151,25 @@ async fn a_login_flood_locks_the_account_audits_it_and_logs_no_password() {
 
     tokio::time::sleep(Duration::from_millis(200)).await;
     let log = platform.stderr();
-    let audit_kinds: Vec<String> = log
+    let audit: Vec<Value> = log
         .iter()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .filter(|v| v["target"] == "audit")
-        .map(|v| v["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let kinds: Vec<&str> = audit.iter().filter_map(|v| v["kind"].as_str()).collect();
+    assert!(kinds.contains(&"account_locked"), "{kinds:?}");
+    // Audited with the client the balancer named, not the balancer.
+    let failure_ips: std::collections::HashSet<&str> = audit
+        .iter()
+        .filter(|v| v["kind"] == "login_failure")
+        .filter_map(|v| v["ip"].as_str())
         .collect();
     assert!(
-        audit_kinds.contains(&"account_locked".to_owned()),
-        "{audit_kinds:?}"
+        failure_ips.len() > 100,
+        "{} distinct client addresses",
+        failure_ips.len()
     );
-    assert_eq!(
-        audit_kinds.iter().filter(|k| *k == "login_failure").count(),
-        10
-    );
+    assert!(!failure_ips.contains("127.0.0.2") && !failure_ips.contains("127.0.0.1"));
     for line in &log {
         assert!(
             !line.contains(GUESS) && !line.contains(PASSWORD),
@@ -80,7 +189,7 @@ async fn a_login_flood_locks_the_account_audits_it_and_logs_no_password() {
             .await
             .unwrap()
             .get("n");
-    assert_eq!(locked_events, 1);
+    assert!(locked_events >= 2, "{locked_events}");
 }
 
 #[tokio::test]

@@ -10,12 +10,7 @@ use cloudsec_gateway::waf::Waf;
 use serde_json::json;
 
 fn main() -> anyhow::Result<()> {
-    let waf = Waf::new(
-        &WafConfig::default(),
-        Vec::new(),
-        2 << 20,
-        Duration::from_secs(30),
-    )?;
+    let waf = Waf::new(&WafConfig::default(), 2 << 20, Duration::from_secs(30))?;
     let prose = "It's a \"quoted\" <b>word</b> and SELECT words in prose; rm is fine. ";
     let long = prose.repeat((1 << 20) / prose.len());
     let tags: Vec<String> = (0..20_000).map(|i| format!("tag{i}")).collect();

@@ -71,7 +71,6 @@ impl State {
     ) -> anyhow::Result<Self> {
         let waf = waf::Waf::new(
             &config.waf,
-            config.trusted_proxies.clone(),
             config.limits.body_bytes,
             Duration::from_millis(config.limits.body_read_timeout_ms),
         )?;
@@ -84,12 +83,7 @@ impl State {
         keys.spawn_refresh(shutdown.clone());
         let verifier = Verifier::new(&tokens.issuer, &tokens.audience, keys.keys());
         let edge = edge_auth::EdgeAuth::new(verifier, keys, deny);
-        let rate_limits = rate_limit::RateLimits::new(
-            &config.rate_limit,
-            config.trusted_proxies.clone(),
-            redis,
-            &shutdown,
-        );
+        let rate_limits = rate_limit::RateLimits::new(&config.rate_limit, redis, &shutdown);
         let auth = Arc::new(Cluster::new(routes::Upstream::Auth.name(), auth_urls)?);
         let business = Arc::new(Cluster::new(
             routes::Upstream::Business.name(),
@@ -230,8 +224,13 @@ async fn handle(
     request: axum::extract::Request,
 ) -> Result<axum::response::Response, std::convert::Infallible> {
     let route = routes::route(request.uri().path());
-    let mut response = match admit(&gateway.inner, request).await {
-        Ok(request) => proxy::handle(&gateway, route, request).await,
+    let client = platform::client_ip::resolve(
+        request.extensions(),
+        request.headers(),
+        &gateway.inner.trusted_proxies,
+    );
+    let mut response = match admit(&gateway.inner, request, client).await {
+        Ok(request) => proxy::handle(&gateway, route, request, client).await,
         Err(refusal) => refusal,
     };
     let kind = match route {
@@ -251,12 +250,13 @@ async fn handle(
 async fn admit(
     inner: &Inner,
     request: axum::extract::Request,
+    client: Option<std::net::IpAddr>,
 ) -> Result<axum::extract::Request, axum::response::Response> {
     let (head, mut body) = request.into_parts();
     let checked = async {
         limits::enforce(&inner.limits, &head, &mut body)?;
-        waf::inspect(&inner.waf, &head, &mut body).await?;
-        admit_head(inner, &head).await
+        waf::inspect(&inner.waf, &head, &mut body, client).await?;
+        admit_head(inner, &head, client).await
     }
     .await;
     match checked {
@@ -272,8 +272,9 @@ async fn admit(
 async fn admit_head(
     inner: &Inner,
     head: &http::request::Parts,
+    client: Option<std::net::IpAddr>,
 ) -> Result<(), axum::response::Response> {
-    rate_limit::by_client(&inner.rate_limits, head).await?;
+    rate_limit::by_client(&inner.rate_limits, head, client).await?;
     let subject = edge_auth::check(&inner.edge, head).await?;
     rate_limit::by_subject(&inner.rate_limits, subject.as_ref()).await
 }

@@ -1,6 +1,6 @@
 //! The forwarding hop: pick an endpoint of the route's cluster, rewrite the
-//! request for the upstream (hop-by-hop headers out, `X-Forwarded-*` and W3C
-//! trace context in), and stream the answer back.
+//! request for the upstream (hop-by-hop headers out, `X-Forwarded-*`, the
+//! resolved client address and W3C trace context in), and stream the answer back.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -19,10 +19,18 @@ use crate::upstream::Cluster;
 use crate::{State as Gateway, pool, static_files};
 
 /// Where an admitted request goes (its `route`, by its path): an upstream
-/// cluster or the static files.
-pub async fn handle(gateway: &Gateway, route: Route, request: Request) -> Response {
+/// cluster or the static files. `client` is the address the edge checks
+/// resolved; the services are told it in [`platform::client_ip::CLIENT_IP`].
+pub async fn handle(
+    gateway: &Gateway,
+    route: Route,
+    request: Request,
+    client: Option<IpAddr>,
+) -> Response {
     match route {
-        Route::Upstream(upstream) => forward(gateway, gateway.cluster(upstream), request).await,
+        Route::Upstream(upstream) => {
+            forward(gateway, gateway.cluster(upstream), request, client).await
+        }
         Route::UnknownApi => {
             Problem::new(StatusCode::NOT_FOUND, Some("no such API route".to_owned()))
                 .into_response()
@@ -44,7 +52,12 @@ fn retryable(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> Response {
+async fn forward(
+    gateway: &Gateway,
+    cluster: &Cluster,
+    mut request: Request,
+    client: Option<IpAddr>,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -62,6 +75,7 @@ async fn forward(gateway: &Gateway, cluster: &Cluster, mut request: Request) -> 
         &gateway.inner.trusted_proxies,
         gateway.inner.tls,
     );
+    state_client(headers, client);
     trace_context::inject(headers, parent.as_ref());
 
     // The upstream gets the origin form (`/path?query`) of an absolute-form
@@ -275,6 +289,16 @@ fn add_forwarded(
     }
 }
 
+/// Tells the services the client in the one header they believe from a
+/// gateway, whatever the client sent in it.
+fn state_client(headers: &mut HeaderMap, client: Option<IpAddr>) {
+    let mut buffer = [0; 15];
+    match client.and_then(|ip| HeaderValue::from_str(&ip_text(ip, &mut buffer)).ok()) {
+        Some(value) => headers.insert(platform::client_ip::CLIENT_IP, value),
+        None => headers.remove(platform::client_ip::CLIENT_IP),
+    };
+}
+
 /// The address as text; an IPv4 address is written into `buffer` without
 /// the formatting machinery (its `Display` took 1.4 % of the gateway's
 /// instructions per proxied request).
@@ -414,5 +438,17 @@ mod tests {
         assert_eq!(h[&X_FORWARDED_FOR], "198.51.100.9");
         assert_eq!(h[&X_FORWARDED_PROTO], "https", "the gateway terminated TLS");
         assert_eq!(h[header::ACCEPT], "*/*");
+    }
+
+    #[test]
+    fn the_services_are_told_the_resolved_client_whatever_the_client_claimed() {
+        let mut h = HeaderMap::new();
+        h.insert("x-real-ip", HeaderValue::from_static("10.9.9.9"));
+        state_client(&mut h, Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(h["x-real-ip"], "203.0.113.7");
+        state_client(&mut h, Some("2001:db8::7".parse().unwrap()));
+        assert_eq!(h["x-real-ip"], "2001:db8::7");
+        state_client(&mut h, None);
+        assert!(h.get("x-real-ip").is_none(), "no claim passes unchecked");
     }
 }

@@ -17,7 +17,6 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::header::{HeaderValue, RETRY_AFTER};
 use http::request::Parts;
 use http::{Method, StatusCode};
-use ipnet::IpNet;
 use platform::problem::Problem;
 use platform::redis::Redis;
 use platform::tokens::AccessClaims;
@@ -179,13 +178,11 @@ struct Limiters {
     per_ip: Limiter,
     credentials: Limiter,
     per_subject: Limiter,
-    trusted_proxies: Vec<IpNet>,
 }
 
 impl RateLimits {
     pub fn new(
         config: &RateLimitConfig,
-        trusted_proxies: Vec<IpNet>,
         redis: Option<Redis>,
         shutdown: &CancellationToken,
     ) -> Self {
@@ -202,7 +199,6 @@ impl RateLimits {
                     shutdown,
                 ),
                 per_subject: Limiter::new("subject", config.per_subject, redis, shutdown),
-                trusted_proxies,
             })),
         }
     }
@@ -232,15 +228,15 @@ fn too_many(wait: Duration, limiter: &str) -> Response {
 }
 
 /// Before token checks: per client IP, and stricter on credential endpoints.
-pub async fn by_client(limits: &RateLimits, request: &Parts) -> Result<(), Response> {
+pub async fn by_client(
+    limits: &RateLimits,
+    request: &Parts,
+    client: Option<IpAddr>,
+) -> Result<(), Response> {
     let Some(limits) = limits.inner.as_deref() else {
         return Ok(());
     };
-    let key = Key::Ip(platform::client_ip::resolve(
-        &request.extensions,
-        &request.headers,
-        &limits.trusted_proxies,
-    ));
+    let key = Key::Ip(client.map(platform::client_ip::bucket));
     let credentials = is_credentials_route(&request.method, request.uri.path());
     if let Err(wait) = limits.per_ip.check(&key).await {
         return Err(too_many(wait, limits.per_ip.name));

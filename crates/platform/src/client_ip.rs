@@ -1,9 +1,19 @@
-//! The client's IP address behind trusted proxies. `X-Forwarded-For` is only
-//! believed when the direct peer is a trusted proxy (e.g. the gateway), and
-//! then read from the right, skipping further trusted hops, so a client
-//! cannot choose its own address by sending the header itself.
+//! Who the client is. Two rules, one per side of the gateway:
+//! - At the edge ([`resolve`]): the socket peer, unless it is a trusted proxy
+//!   (a load balancer in front), in which case `X-Forwarded-For` is read from
+//!   the right, skipping further trusted hops, so a client cannot choose its
+//!   own address by sending the header itself.
+//! - Behind the gateway ([`from_gateway`]): the gateway states the address it
+//!   resolved in one header, [`CLIENT_IP`], which it always overwrites; a
+//!   service believes that header only from its trusted peers (the gateways)
+//!   and otherwise takes the socket peer. Reading `X-Forwarded-For` again
+//!   behind the gateway made every client look like the load balancer or the
+//!   gateway itself as soon as either was not on loopback.
+//!
+//! Limits keyed by address use [`bucket`]: an IPv6 client holds a whole /64
+//! (SLAAC hands one to every host), so counting per /128 would give it 2^64 keys.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 use http::Extensions;
@@ -13,7 +23,10 @@ use ipnet::IpNet;
 /// A constant: looking a header up by `&str` parses the name on every call.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-/// Default trusted proxies: loopback, where the embedded gateway runs.
+/// The client address as the gateway resolved it (nginx's convention).
+pub const CLIENT_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// Default trusted peers: loopback, where the embedded gateway runs.
 pub fn loopback() -> Vec<IpNet> {
     ["127.0.0.0/8", "::1/128"]
         .iter()
@@ -21,26 +34,61 @@ pub fn loopback() -> Vec<IpNet> {
         .collect()
 }
 
+fn peer(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical())
+}
+
+fn is_trusted(trusted: &[IpNet], ip: &IpAddr) -> bool {
+    trusted.iter().any(|net| net.contains(ip))
+}
+
+/// At the edge: the client behind `trusted` proxies.
 pub fn resolve(extensions: &Extensions, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
+    let peer = peer(extensions)?;
+    if !is_trusted(trusted, &peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = headers
+    let forwarded = headers
         .get_all(X_FORWARDED_FOR)
         .iter()
+        .rev()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !is_trusted(ip))
-            .unwrap_or(peer),
-    )
+        .flat_map(|v| v.rsplit(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .find(|ip| !is_trusted(trusted, ip));
+    Some(forwarded.unwrap_or(peer))
+}
+
+/// Behind the gateway: the [`CLIENT_IP`] a trusted peer stated, else the peer.
+pub fn from_gateway(
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    trusted_peers: &[IpNet],
+) -> Option<IpAddr> {
+    let peer = peer(extensions)?;
+    if !is_trusted(trusted_peers, &peer) {
+        return Some(peer);
+    }
+    let stated = headers
+        .get(CLIENT_IP)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    Some(stated.map_or(peer, |ip| ip.to_canonical()))
+}
+
+/// The key a per-client limit counts under: the address itself for IPv4,
+/// its /64 network for IPv6.
+pub fn bucket(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(bits))
+        }
+        v4 => v4,
+    }
 }
 
 #[cfg(test)]
@@ -53,16 +101,23 @@ mod tests {
         e
     }
 
-    fn xff(v: &str) -> HeaderMap {
+    fn headers(name: &str, v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", v.parse().unwrap());
+        h.insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
         h
     }
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
-    fn believes_forwarded_for_only_from_trusted_peers() {
+    fn believes_forwarded_for_only_from_trusted_proxies() {
         let trusted = loopback();
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let xff = |v| headers("x-forwarded-for", v);
         assert_eq!(
             resolve(&ext("127.0.0.1"), &xff("203.0.113.9"), &trusted),
             Some(ip("203.0.113.9"))
@@ -84,5 +139,48 @@ mod tests {
             resolve(&ext("127.0.0.1"), &HeaderMap::new(), &trusted),
             Some(ip("127.0.0.1"))
         );
+    }
+
+    #[test]
+    fn a_service_believes_the_stated_client_only_from_its_gateways() {
+        let gateways: Vec<IpNet> = vec!["10.0.1.0/24".parse().unwrap()];
+        let stated = headers("x-real-ip", "203.0.113.9");
+        assert_eq!(
+            from_gateway(&ext("10.0.1.7"), &stated, &gateways),
+            Some(ip("203.0.113.9"))
+        );
+        // Anyone else who states a client is that client.
+        assert_eq!(
+            from_gateway(&ext("10.0.2.7"), &stated, &gateways),
+            Some(ip("10.0.2.7"))
+        );
+        // X-Forwarded-For is not read behind the gateway at all.
+        assert_eq!(
+            from_gateway(
+                &ext("10.0.1.7"),
+                &headers("x-forwarded-for", "203.0.113.9"),
+                &gateways
+            ),
+            Some(ip("10.0.1.7"))
+        );
+        assert_eq!(
+            from_gateway(
+                &ext("10.0.1.7"),
+                &headers("x-real-ip", "nonsense"),
+                &gateways
+            ),
+            Some(ip("10.0.1.7"))
+        );
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_as_its_slash_64() {
+        assert_eq!(
+            bucket(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            bucket(ip("2001:db8:1:2::1"))
+        );
+        assert_ne!(bucket(ip("2001:db8:1:2::1")), bucket(ip("2001:db8:1:3::1")));
+        assert_eq!(bucket(ip("::ffff:198.51.100.4")), ip("198.51.100.4"));
+        assert_eq!(bucket(ip("198.51.100.4")), ip("198.51.100.4"));
     }
 }

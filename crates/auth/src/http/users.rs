@@ -6,12 +6,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::cookie;
 use crate::audit::{Event, Kind};
-use crate::db::{NewUser, UserChanges, UserRow};
+use crate::db::{NewUser, UserChanges, UserRow, WriteError};
 use crate::error::{Error, Result};
 use crate::extract::{AuthUser, ClientIp, UserAgent};
 use crate::session::Issued;
@@ -56,6 +58,10 @@ struct Update {
     bio: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     image: Option<Option<String>>,
+    /// Asked for to change the email or password in a session older than
+    /// `auth.recent_login_secs`: a stolen access token alone must not take
+    /// the account over.
+    current_password: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -126,12 +132,19 @@ async fn register(
         .policy
         .check(&password)
         .map_err(|m| Error::invalid("password", m))?;
+    // The contract answers "email taken" (errors_auth.hurl), which tells that
+    // an address has an account; each such answer costs the client as a failed
+    // login does, so enumerating addresses runs into the same budget.
+    if let Some(refused) = auth.inner.brute_force.ip_refusal(ip).await? {
+        return Err(auth.refused(refused, None, ip).await);
+    }
 
     let id = uuid::Uuid::now_v7().to_string();
     let password_hash = auth.inner.hasher.hash(password).await?;
     let email_hash = auth.inner.emails.index(email.as_str());
     let email_ciphertext = auth.inner.emails.seal(&id, email.as_str())?;
-    auth.inner
+    let inserted = auth
+        .inner
         .db
         .insert_user(&NewUser {
             id: &id,
@@ -141,7 +154,12 @@ async fn register(
             password_hash: &password_hash,
             now: clock::now(),
         })
-        .await?;
+        .await;
+    if let Err(WriteError::Taken("email")) = &inserted {
+        auth.inner.brute_force.probe_failed(ip).await?;
+    }
+    inserted?;
+    auth.inner.brute_force.remember(&email_hash, ip).await?;
     let issued = auth.start_session(&id, agent.as_deref()).await?;
     auth.inner
         .audit
@@ -196,6 +214,12 @@ async fn update(
 ) -> Result<Json<UserBody>> {
     let input = body.user.unwrap_or_default();
     let id = user.claims.sub.as_str();
+    let current = auth
+        .inner
+        .db
+        .user_by_id(id)
+        .await?
+        .ok_or(Error::TokenInvalid)?;
     let mut changes = UserChanges::default();
     if let Some(username) = input.username {
         let parsed = Username::parse(username.as_deref().unwrap_or_default())
@@ -217,19 +241,52 @@ async fn update(
     if let Some(image) = input.image {
         changes.image = Some(parse_image(image).map_err(|m| Error::invalid("image", m))?);
     }
-    let password_changed = match input.password {
+    let new_password = match input.password {
         Some(password) => {
             let password = password.unwrap_or_default();
             auth.inner
                 .policy
                 .check(&password)
                 .map_err(|m| Error::invalid("password", m))?;
-            changes.password_hash = Some(auth.inner.hasher.hash(password).await?);
-            true
+            Some(password)
         }
-        None => false,
+        None => None,
     };
-    auth.inner.db.update_user(id, changes, clock::now()).await?;
+    let old_email_index = if changes.email.is_some() || new_password.is_some() {
+        let old_email = auth.inner.emails.open_for(id, &current.email_ciphertext)?;
+        let old_email_index = auth.inner.emails.index(&old_email);
+        auth.reauthenticate(
+            &user.claims,
+            &current,
+            &old_email_index,
+            input.current_password.as_deref(),
+            ip,
+        )
+        .await?;
+        Some(old_email_index)
+    } else {
+        None
+    };
+    let password_changed = new_password.is_some();
+    if let Some(password) = new_password {
+        changes.password_hash = Some(auth.inner.hasher.hash(password).await?);
+    }
+    let updated = auth.inner.db.update_user(id, changes, clock::now()).await?;
+    if updated.email_changed {
+        auth.inner
+            .audit
+            .record(
+                Event::new(Kind::EmailChange)
+                    .user(id)
+                    .session(&user.claims.sid)
+                    .ip(ip)
+                    .detail(json!({
+                        "old_email_index": old_email_index.as_deref().map(|i| URL_SAFE_NO_PAD.encode(i)),
+                        "old_address_notified": "email_outbox",
+                    })),
+            )
+            .await;
+    }
     if password_changed {
         // A new password ends every other session: whoever knew the old one is out.
         let ended = auth

@@ -147,6 +147,12 @@ impl TestAuth {
         }
     }
 
+    /// A connection pool on the service's database, to read what it stored.
+    pub async fn pool(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyPool::connect(&self.database_url()).await.unwrap()
+    }
+
     pub fn database_url(&self) -> String {
         self.config
             .database_url
@@ -155,13 +161,23 @@ impl TestAuth {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
+        self.send(self.client.post(format!("{}{path}", self.url)).json(&body))
             .await
-            .unwrap();
+    }
+
+    /// A request from `client`, as the gateway on loopback states it.
+    pub async fn post_from(&self, client: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.url))
+                .header("x-real-ip", client)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }

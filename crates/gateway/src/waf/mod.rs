@@ -81,7 +81,6 @@ struct Inner {
     modes: WafModes,
     allow: Vec<IpNet>,
     deny: Vec<IpNet>,
-    trusted_proxies: Vec<IpNet>,
     body_limit: usize,
     body_deadline: std::time::Duration,
 }
@@ -139,7 +138,6 @@ impl Waf {
     /// `body_limit` and `body_deadline` bound the bodies it reads to inspect.
     pub fn new(
         config: &WafConfig,
-        trusted_proxies: Vec<IpNet>,
         body_limit: usize,
         body_deadline: std::time::Duration,
     ) -> Result<Self, regex::Error> {
@@ -151,7 +149,6 @@ impl Waf {
                 modes: config.modes,
                 allow: config.allow_ips.clone(),
                 deny: config.deny_ips.clone(),
-                trusted_proxies,
                 body_limit,
                 body_deadline,
             }),
@@ -236,12 +233,15 @@ impl Waf {
 /// Admits the request (its `head`, and its `body`, read and put back as
 /// read when inspected) or answers it (403, or 413/408/400 for a body it
 /// could not read; the caller drains what is left unread).
-pub async fn inspect(waf: &Waf, head: &Parts, body: &mut Body) -> Result<(), Response> {
+pub async fn inspect(
+    waf: &Waf,
+    head: &Parts,
+    body: &mut Body,
+    client: Option<IpAddr>,
+) -> Result<(), Response> {
     if !waf.inner.enabled {
         return Ok(());
     }
-    let client =
-        platform::client_ip::resolve(&head.extensions, &head.headers, &waf.inner.trusted_proxies);
     if waf.inspect_head(head, client).is_some() {
         return Err(forbidden(&head.headers));
     }

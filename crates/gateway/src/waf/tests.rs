@@ -10,14 +10,14 @@ const ATTACKS: &str = include_str!("../../tests/waf-corpus/attacks.jsonl");
 const BENIGN: &str = include_str!("../../tests/waf-corpus/benign.jsonl");
 
 fn waf() -> Waf {
-    Waf::new(&WafConfig::default(), Vec::new(), 1 << 20, SECOND).unwrap()
+    Waf::new(&WafConfig::default(), 1 << 20, SECOND).unwrap()
 }
 
 /// The default rules with the SQL injection group in `mode`.
 fn waf_with_sqli(mode: WafMode) -> Waf {
     let mut config = WafConfig::default();
     config.modes.sqli = mode;
-    Waf::new(&config, Vec::new(), 1 << 20, SECOND).unwrap()
+    Waf::new(&config, 1 << 20, SECOND).unwrap()
 }
 
 fn corpus(text: &str) -> Vec<(String, String)> {
@@ -155,7 +155,7 @@ fn ip_lists_deny_and_exempt() {
         allow_ips: vec!["198.51.100.7/32".parse().unwrap()],
         ..WafConfig::default()
     };
-    let waf = Waf::new(&config, Vec::new(), 1 << 20, SECOND).unwrap();
+    let waf = Waf::new(&config, 1 << 20, SECOND).unwrap();
     let plain = head("/api/tags", &[]);
     let denied = waf.inspect_head(&plain, Some("203.0.113.9".parse().unwrap()));
     assert_eq!(denied.map(|f| f.group), Some(Group::IpDeny));
