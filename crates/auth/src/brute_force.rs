@@ -15,7 +15,10 @@
 //!   it, so a whole office behind one NAT is never refused for one guesser.
 //!
 //! Every budget is drawn before the password is checked (one statement each,
-//! [`Database::reserve_attempt`]), so concurrent guesses cannot overdraw it.
+//! [`Database::reserve_attempt`], and an atomic increment for the address),
+//! so concurrent guesses cannot overdraw it; an attempt refused or succeeded
+//! gives back what it drew. The owner's success never resets the account's
+//! budget or lifts its hold (that would hand a botnet a fresh budget).
 //! Accounts are keyed by a keyed hash of the email and clients by their
 //! [`platform::client_ip::bucket`], so an unknown email is held back exactly
 //! like a known one, and an IPv6 client counts as its /64.
@@ -61,11 +64,22 @@ pub struct Refused {
     pub locked_now: bool,
 }
 
-/// An attempt whose budgets are drawn: settle it with
-/// [`BruteForce::failed`] or [`BruteForce::succeeded`].
+/// An attempt whose budgets are drawn. A wrong password leaves them spent
+/// (drop it); the right one settles it with [`BruteForce::succeeded`].
 pub struct Attempt {
     account: Vec<u8>,
     pair: Vec<u8>,
+    /// The address's budget, drawn when the account does not know the client.
+    ip: Option<String>,
+    /// The account's budget was drawn (the client is unknown to it).
+    drew_account: bool,
+}
+
+/// A credential probe that is not a login (a registration or an email
+/// change that may hit a taken email), drawn on the address's budget: what
+/// the answer tells is worth a failed login. Give it back with
+/// [`BruteForce::probe_told_nothing`] when the email was free.
+pub struct Probe {
     ip: Option<String>,
 }
 
@@ -98,80 +112,95 @@ impl BruteForce {
         ip: Option<IpAddr>,
     ) -> anyhow::Result<Result<Attempt, Refused>> {
         let now = clock::now();
-        let ip = ip.map(|ip| platform::client_ip::bucket(ip).to_string());
+        let ip = bucket(ip);
         let pair = pair_key(account, ip.as_deref());
         let known = self
             .db
             .is_known_client(&pair, now - self.known_for())
             .await?;
-        if !known && let Some(refused) = self.ip_spent(ip.as_deref()).await? {
+        let ip = if known { None } else { ip };
+        if let Some(refused) = self.draw_ip(ip.as_deref()).await? {
             return Ok(Err(refused));
         }
-        if let Some(refused) = self
-            .reserve(&pair, self.config.client_threshold, Scope::Client, now)
-            .await?
-        {
-            return Ok(Err(refused));
-        }
-        if !known
-            && let Some(refused) = self
-                .reserve(account, self.config.account_threshold, Scope::Account, now)
-                .await?
-        {
-            // Not made: this client's own budget gets the attempt back.
-            self.db.release_attempt(&pair).await?;
-            return Ok(Err(refused));
-        }
-        Ok(Ok(Attempt {
+        let mut attempt = Attempt {
             account: account.to_vec(),
             pair,
             ip,
-        }))
+            drew_account: false,
+        };
+        if let Some(refused) = self
+            .reserve(
+                &attempt.pair,
+                self.config.client_threshold,
+                Scope::Client,
+                now,
+            )
+            .await?
+        {
+            self.give_back_ip(attempt.ip.as_deref()).await?;
+            return Ok(Err(refused));
+        }
+        if !known {
+            if let Some(refused) = self
+                .reserve(account, self.config.account_threshold, Scope::Account, now)
+                .await?
+            {
+                // Not made: the client's own budgets get the attempt back.
+                self.db.release_attempt(&attempt.pair).await?;
+                self.give_back_ip(attempt.ip.as_deref()).await?;
+                return Ok(Err(refused));
+            }
+            attempt.drew_account = true;
+        }
+        Ok(Ok(attempt))
     }
 
-    /// The password was wrong: the drawn attempts stay spent.
-    pub async fn failed(&self, attempt: Attempt) -> anyhow::Result<()> {
-        self.count_ip_failure(attempt.ip.as_deref()).await
-    }
-
-    /// The password was right: the budgets are whole again and the client is known.
+    /// The password was right: this client's budget on the account is whole
+    /// again and the client known from now on. The account's budget and any
+    /// hold on it stay: only the attempt just made is given back, so the
+    /// owner logging in does not hand a botnet a fresh budget.
     pub async fn succeeded(&self, attempt: Attempt) -> anyhow::Result<()> {
         self.db.clear_failures(&attempt.pair).await?;
-        self.db.clear_failures(&attempt.account).await?;
+        if attempt.drew_account {
+            self.db.release_attempt(&attempt.account).await?;
+        }
+        self.give_back_ip(attempt.ip.as_deref()).await?;
         self.db.remember_client(&attempt.pair, clock::now()).await?;
         Ok(())
     }
 
-    /// A client that just proved the password by other means (registration)
-    /// is known to the account from now on.
+    /// A client that just proved itself otherwise (registration, an email
+    /// change) is known to the account from now on.
     pub async fn remember(&self, account: &[u8], ip: Option<IpAddr>) -> anyhow::Result<()> {
-        let ip = ip.map(|ip| platform::client_ip::bucket(ip).to_string());
-        let pair = pair_key(account, ip.as_deref());
+        let pair = pair_key(account, bucket(ip).as_deref());
         Ok(self.db.remember_client(&pair, clock::now()).await?)
     }
 
-    /// A credential probe that is not a login failed (a registration that
-    /// hit a taken email): it counts against the address like a failed login.
-    pub async fn probe_failed(&self, ip: Option<IpAddr>) -> anyhow::Result<()> {
-        let ip = ip.map(|ip| platform::client_ip::bucket(ip).to_string());
-        self.count_ip_failure(ip.as_deref()).await
+    /// Draws a [`Probe`] on the address's budget, or refuses it.
+    pub async fn draw_probe(&self, ip: Option<IpAddr>) -> anyhow::Result<Result<Probe, Refused>> {
+        let ip = bucket(ip);
+        Ok(match self.draw_ip(ip.as_deref()).await? {
+            Some(refused) => Err(refused),
+            None => Ok(Probe { ip }),
+        })
     }
 
-    /// Whether the address's budget is spent (read before a probe is made).
-    pub async fn ip_refusal(&self, ip: Option<IpAddr>) -> anyhow::Result<Option<Refused>> {
-        let ip = ip.map(|ip| platform::client_ip::bucket(ip).to_string());
-        self.ip_spent(ip.as_deref()).await
+    /// The probe hit no taken email: it told nothing and costs nothing.
+    pub async fn probe_told_nothing(&self, probe: Probe) -> anyhow::Result<()> {
+        self.give_back_ip(probe.ip.as_deref()).await
     }
 
     fn known_for(&self) -> i64 {
         i64::from(self.config.known_client_days) * 86_400
     }
 
-    async fn ip_spent(&self, ip: Option<&str>) -> anyhow::Result<Option<Refused>> {
+    /// Counts one against the address before the attempt is made; refuses it
+    /// when that overdraws the budget (the count stays: it was asked for).
+    async fn draw_ip(&self, ip: Option<&str>) -> anyhow::Result<Option<Refused>> {
         let Some(ip) = ip else { return Ok(None) };
-        let failures = self.ip_failures.get(ip).await?;
+        let drawn = self.ip_failures.increment(ip).await?;
         Ok(
-            (failures >= u64::from(self.config.ip_threshold)).then_some(Refused {
+            (drawn > u64::from(self.config.ip_threshold)).then_some(Refused {
                 retry_after_secs: self.config.ip_window_secs,
                 scope: Scope::Ip,
                 locked_now: false,
@@ -179,11 +208,11 @@ impl BruteForce {
         )
     }
 
-    async fn count_ip_failure(&self, ip: Option<&str>) -> anyhow::Result<()> {
-        if let Some(ip) = ip {
-            self.ip_failures.increment(ip).await?;
+    async fn give_back_ip(&self, ip: Option<&str>) -> anyhow::Result<()> {
+        match ip {
+            Some(ip) => self.ip_failures.decrement(ip).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     async fn reserve(
@@ -212,6 +241,10 @@ impl BruteForce {
             }),
         })
     }
+}
+
+fn bucket(ip: Option<IpAddr>) -> Option<String> {
+    ip.map(|ip| platform::client_ip::bucket(ip).to_string())
 }
 
 /// The key of one client on one account: not the address itself, so the

@@ -200,6 +200,14 @@ impl Validate for Config {
             "auth.password.argon2_parallelism",
             "must be between 1 and 16",
         );
+        // Behind a gateway on another host, loopback peers would make every
+        // client look like the gateway: one guesser would hold back everyone.
+        check(
+            self.listen.ip().is_loopback()
+                || self.trusted_peers != platform::client_ip::loopback(),
+            "auth.trusted_peers",
+            "must name the gateways' addresses (CIDRs; [] when clients connect directly) when auth.listen is not a loopback address",
+        );
         check(
             self.recent_login_secs <= 3600,
             "auth.recent_login_secs",

@@ -10,6 +10,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor, Row};
 
 use crate::Config;
+use crate::user::Username;
 
 #[derive(Clone)]
 pub struct Database {
@@ -51,7 +52,7 @@ pub struct UserRow {
 
 pub struct NewUser<'a> {
     pub id: &'a str,
-    pub username: &'a str,
+    pub username: &'a Username,
     pub email_hash: &'a [u8],
     pub email_ciphertext: &'a [u8],
     pub password_hash: &'a str,
@@ -61,7 +62,7 @@ pub struct NewUser<'a> {
 /// Fields of `PUT /api/user`; `None` leaves a column unchanged, `Some(None)` clears it.
 #[derive(Default)]
 pub struct UserChanges {
-    pub username: Option<String>,
+    pub username: Option<Username>,
     pub email: Option<(Vec<u8>, Vec<u8>)>,
     pub password_hash: Option<String>,
     pub bio: Option<Option<String>>,
@@ -72,6 +73,8 @@ pub struct UserChanges {
 pub struct Updated {
     /// The email changed (the old address has an outbox message).
     pub email_changed: bool,
+    /// Sessions the new password ended.
+    pub ended_sessions: Vec<String>,
 }
 
 pub struct SessionRow {
@@ -153,7 +156,9 @@ impl Database {
                 .run(&pool)
                 .await
                 .context("migrating auth database")?;
-            Ok(Self { pool })
+            let db = Self { pool };
+            db.fill_username_skeletons().await?;
+            Ok(db)
         } else {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
@@ -164,8 +169,39 @@ impl Database {
                 .run(&pool)
                 .await
                 .context("migrating auth database")?;
-            Ok(Self { pool })
+            let db = Self { pool };
+            db.fill_username_skeletons().await?;
+            Ok(db)
         }
+    }
+
+    /// Users from before skeletons were kept get theirs (once, at start). A
+    /// name that looks like an earlier user's keeps none and is logged: both
+    /// accounts stay, and no new look-alike can join them.
+    async fn fill_username_skeletons(&self) -> anyhow::Result<()> {
+        let rows = sqlx::query(
+            "SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context("reading users without a username skeleton")?;
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let name: String = row.try_get("username")?;
+            let Ok(username) = Username::parse(&name) else {
+                tracing::warn!(user_id = %id, "stored username no longer parses; no skeleton kept");
+                continue;
+            };
+            let filled = sqlx::query("UPDATE users SET username_skeleton = $1 WHERE id = $2")
+                .bind(username.skeleton())
+                .bind(&id)
+                .execute(&self.pool)
+                .await;
+            if let Err(e) = filled {
+                tracing::warn!(user_id = %id, error = %e, "username looks like an earlier user's; no skeleton kept");
+            }
+        }
+        Ok(())
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
@@ -174,15 +210,16 @@ impl Database {
 
     pub async fn insert_user(&self, user: &NewUser<'_>) -> Result<(), WriteError> {
         sqlx::query(
-            "INSERT INTO users (id, username, email_hash, email_ciphertext, password_hash, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            "INSERT INTO users (id, username, username_skeleton, email_hash, email_ciphertext, password_hash, created_at, updated_at)
+             VALUES ($1, $2, $7, $3, $4, $5, $6, $6)",
         )
         .bind(user.id)
-        .bind(user.username)
+        .bind(user.username.as_str())
         .bind(user.email_hash)
         .bind(user.email_ciphertext)
         .bind(user.password_hash)
         .bind(user.now)
+        .bind(user.username.skeleton())
         .execute(&self.pool)
         .await
         .map_err(taken)?;
@@ -237,17 +274,22 @@ impl Database {
             .collect()
     }
 
+    /// Applies `changes` in one transaction: a new password also ends every
+    /// session but `session` (whoever knew the old one is out), an email
+    /// change queues a message to the old address.
     pub async fn update_user(
         &self,
         id: &str,
+        session: &str,
         changes: UserChanges,
         now: i64,
     ) -> Result<Updated, WriteError> {
         let mut tx = self.pool.begin().await?;
         let mut email_changed = false;
         if let Some(username) = &changes.username {
-            sqlx::query("UPDATE users SET username = $1 WHERE id = $2")
-                .bind(username)
+            sqlx::query("UPDATE users SET username = $1, username_skeleton = $2 WHERE id = $3")
+                .bind(username.as_str())
+                .bind(username.skeleton())
                 .bind(id)
                 .execute(&mut *tx)
                 .await
@@ -277,12 +319,25 @@ impl Database {
                 .await
                 .map_err(taken)?;
         }
+        let mut ended_sessions = Vec::new();
         if let Some(password_hash) = &changes.password_hash {
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(password_hash)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            ended_sessions = sqlx::query(
+                "UPDATE sessions SET revoked_at = $1, revoked_reason = 'password_change'
+                 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL RETURNING id",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(session)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
         }
         if let Some(bio) = &changes.bio {
             sqlx::query("UPDATE users SET bio = $1 WHERE id = $2")
@@ -304,7 +359,10 @@ impl Database {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Updated { email_changed })
+        Ok(Updated {
+            email_changed,
+            ended_sessions,
+        })
     }
 
     /// A new session with its first refresh token.
@@ -439,26 +497,6 @@ impl Database {
     }
 
     /// Revokes every active session of `user_id` except `keep`; returns their ids.
-    pub async fn revoke_other_sessions(
-        &self,
-        user_id: &str,
-        keep: &str,
-        reason: &str,
-        now: i64,
-    ) -> Result<Vec<String>, sqlx::Error> {
-        let rows = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2
-             WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL RETURNING id",
-        )
-        .bind(now)
-        .bind(reason)
-        .bind(user_id)
-        .bind(keep)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| r.try_get("id")).collect()
-    }
-
     /// Sessions revoked since `since`, to seed the deny-list after a restart.
     pub async fn sessions_revoked_since(&self, since: i64) -> Result<Vec<String>, sqlx::Error> {
         let rows = sqlx::query("SELECT id FROM sessions WHERE revoked_at >= $1")

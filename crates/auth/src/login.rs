@@ -64,7 +64,7 @@ impl State {
                     failure = failure.user(&user.id);
                 }
                 inner.audit.record(failure).await;
-                inner.brute_force.failed(attempt).await?;
+                drop(attempt); // the drawn budgets stay spent
                 Err(Error::Credentials)
             }
         }
@@ -155,7 +155,7 @@ impl State {
             inner.brute_force.succeeded(attempt).await?;
             Ok(())
         } else {
-            inner.brute_force.failed(attempt).await?;
+            drop(attempt); // the drawn budgets stay spent
             Err(Error::invalid("current_password", "is invalid"))
         }
     }

@@ -38,38 +38,7 @@ impl Email {
     }
 }
 
-/// A username: it appears in URLs (`/profiles/{username}`), so letters,
-/// digits, `_`, `-` and `.` only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Username(String);
-
-impl Username {
-    pub const MAX_CHARS: usize = 64;
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err("can't be blank".into());
-        }
-        if name.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "is too long (maximum is {} characters)",
-                Self::MAX_CHARS
-            ));
-        }
-        if !name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        {
-            return Err("is invalid".into());
-        }
-        Ok(Self(name.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use platform::username::Username;
 
 /// Optional profile text; empty means none.
 pub fn parse_bio(raw: Option<String>) -> Result<Option<String>, &'static str> {
@@ -118,20 +87,6 @@ mod tests {
         ] {
             assert_eq!(Email::parse(bad).unwrap_err(), "is invalid", "{bad}");
         }
-    }
-
-    #[test]
-    fn usernames() {
-        assert!(Username::parse("auth_123_upd").is_ok());
-        assert!(Username::parse("jöran.b-1").is_ok());
-        assert_eq!(Username::parse("  ").unwrap_err(), "can't be blank");
-        assert_eq!(Username::parse("a/b").unwrap_err(), "is invalid");
-        assert_eq!(Username::parse("<script>").unwrap_err(), "is invalid");
-        assert!(
-            Username::parse(&"x".repeat(65))
-                .unwrap_err()
-                .contains("too long")
-        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Changing the email or password takes more than an access token: a session
 //! older than `auth.recent_login_secs` must give the current password, and the
-//! old address is told of an email change (an outbox row) and audited.
+//! old address is told of an email change (an outbox row) and audited; a
+//! username cannot be one that looks like another's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -137,7 +138,38 @@ async fn guessing_the_current_password_runs_into_the_login_budget(backend: Backe
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Names a reader cannot tell from an existing one are taken, at registration
+/// and on a change; the compatibility form of a name is the name.
+async fn look_alike_usernames_are_taken(backend: Backend) {
+    let auth = TestAuth::start(backend).await;
+    auth.register("alice", PASSWORD).await;
+    for (i, name) in ["\u{430}lice", "ALICE", "a1ice", "ａｌｉｃｅ"]
+        .iter()
+        .enumerate()
+    {
+        let (status, body) = auth
+            .post(
+                "/api/users",
+                json!({"user": {"username": name, "email": format!("twin{i}@example.com"), "password": PASSWORD}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {body}");
+        assert_eq!(
+            body["errors"]["username"][0], "has already been taken",
+            "{name}"
+        );
+    }
+    let bob = auth.register("bob", PASSWORD).await;
+    let (status, body) = put_user(&auth, &bob, json!({"username": "\u{430}lice"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // A name of its own, in another script, is welcome.
+    let (status, body) = put_user(&auth, &bob, json!({"username": "боб"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["username"], "боб");
+}
+
 on_both_backends!(
+    look_alike_usernames_are_taken,
     a_stolen_token_alone_cannot_take_the_account_over,
     guessing_the_current_password_runs_into_the_login_budget,
 );

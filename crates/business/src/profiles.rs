@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use moka::future::Cache;
 use platform::breaker::CircuitBreaker;
+use platform::username::Username;
 use serde::Deserialize;
 use url::Url;
 
@@ -123,7 +124,11 @@ impl Profiles {
     }
 
     /// The profile with this username, if any.
-    pub async fn by_username(&self, username: &str) -> Result<Option<Arc<Profile>>, Unavailable> {
+    pub async fn by_username(
+        &self,
+        username: &Username,
+    ) -> Result<Option<Arc<Profile>>, Unavailable> {
+        let username = username.as_str();
         if let Some(id) = self.names.get(username).await
             && let Some(p) = self.fresh.get(&id).await
         {
@@ -151,16 +156,25 @@ impl Profiles {
             Key::Ids(ids) => [("ids", ids.join(","))],
             Key::Username(name) => [("usernames", name.to_owned())],
         };
-        let result = self
+        let response = self
             .client
             .get(self.endpoint.clone())
             .basic_auth(&self.client_id, Some(&self.password))
             .query(&query)
             .send()
-            .await
-            .and_then(reqwest::Response::error_for_status);
-        let batch = match result {
-            Ok(response) => response.json::<Batch>().await,
+            .await;
+        let batch = match response {
+            Ok(response) if response.status().is_client_error() => {
+                // Auth refused this one question (our bug, or input it does
+                // not accept): no sign that auth is unwell, so the breaker,
+                // which every request shares, does not count it.
+                tracing::error!(status = %response.status(), "auth refused a profile lookup");
+                return Err(Unavailable);
+            }
+            Ok(response) => match response.error_for_status() {
+                Ok(response) => response.json::<Batch>().await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match batch {
@@ -177,10 +191,70 @@ impl Profiles {
                 Ok(out)
             }
             Err(e) => {
+                // 5xx, timeouts, connection errors, unreadable answers.
                 self.breaker.record_failure();
                 tracing::warn!(error = %e, "profile lookup at auth failed");
                 Err(Unavailable)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::{AtomicU16, Ordering};
+
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    /// A stand-in for auth's lookup answering with `status` (200: one profile).
+    async fn stand_in(status: Arc<AtomicU16>) -> Url {
+        let app = axum::Router::new().route(
+            "/internal/profiles",
+            axum::routing::get(move || {
+                let status = status.load(Ordering::Relaxed);
+                async move {
+                    match StatusCode::from_u16(status).unwrap() {
+                        StatusCode::OK => axum::Json(serde_json::json!({"profiles": [
+                            {"id": "1", "username": "one", "bio": null, "image": null}
+                        ]}))
+                        .into_response(),
+                        other => other.into_response(),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn refusals_leave_the_breaker_closed_failures_open_it() {
+        let status = Arc::new(AtomicU16::new(422));
+        let url = stand_in(status.clone()).await;
+        let profiles =
+            Profiles::new(&url, "svc".into(), "pw".into(), Duration::from_millis(1)).unwrap();
+        for i in 0..5 {
+            assert!(profiles.by_ids(&[format!("a{i}")]).await.is_err());
+        }
+        status.store(200, Ordering::Relaxed);
+        let found = profiles.by_ids(&["1".to_owned()]).await.unwrap();
+        assert_eq!(found["1"].username, "one", "refusals did not open it");
+
+        status.store(503, Ordering::Relaxed);
+        for i in 0..3 {
+            assert!(profiles.by_ids(&[format!("b{i}")]).await.is_err());
+        }
+        status.store(200, Ordering::Relaxed);
+        assert!(
+            profiles.by_ids(&["c".to_owned()]).await.is_err(),
+            "open: failing fast although auth would answer"
+        );
     }
 }

@@ -117,3 +117,60 @@ async fn introspection_mode_asks_auth_for_every_token() {
     assert_eq!(logout.status(), 204);
     assert_eq!(feed(token).await.unwrap().status(), 401);
 }
+
+/// Finding: three anonymous requests for `GET /api/profiles/u0,u1,…` reached
+/// auth's batch lookup as a list, auth answered 422, the breaker counted it
+/// as auth failing and every listing answered 503 for 5 s.
+#[tokio::test]
+async fn malformed_profile_requests_cannot_take_profiles_down_for_everyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Running::up(dir.path(), 0, &[]).await;
+    let url = &platform.url;
+    let client = reqwest::Client::new();
+    let token = register(&client, url, "steady").await;
+    let list: String = (0..=100)
+        .map(|i| format!("u{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    for name in [
+        list.as_str(),
+        "a%2Fb",
+        "%20",
+        "dot..dot%20x",
+        &"y".repeat(65),
+    ]
+    .into_iter()
+    .cycle()
+    .take(10)
+    {
+        let r = client
+            .get(format!("{url}/api/profiles/{name}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{name}");
+        let r = client
+            .get(format!("{url}/api/articles?author={name}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{name}");
+        assert_eq!(r.json::<Value>().await.unwrap()["articlesCount"], 0);
+    }
+    let created = client
+        .post(format!("{url}/api/articles"))
+        .header("Authorization", format!("Token {token}"))
+        .json(&json!({"article": {"title": "Still here", "description": "d", "body": "b"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    for path in [
+        "/api/articles",
+        "/api/profiles/steady",
+        "/api/articles?author=steady",
+    ] {
+        let r = client.get(format!("{url}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+}

@@ -167,3 +167,16 @@ fn a_port_in_use_is_a_clear_startup_error() {
         "{stderr}"
     );
 }
+
+/// Behind a gateway on another host, the default (loopback) peers would make
+/// every client look like the gateway: `serve auth` refuses to start so.
+#[test]
+fn auth_off_loopback_must_be_told_its_gateways() {
+    let tmp = tempfile::tempdir().unwrap();
+    let listen = format!("0.0.0.0:{}", free_port());
+    let mut cmd = command(&["serve", "auth", "--data-dir", tmp.path().to_str().unwrap()]);
+    cmd.env("CLOUDSEC_AUTH__LISTEN", &listen);
+    let (code, _, stderr) = run(cmd);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("auth.trusted_peers"), "{stderr}");
+}

@@ -65,6 +65,8 @@ async fn reads_keep_working_from_cached_profiles_while_auth_is_down() {
     let url = cluster.gateway.url.clone();
     let client = reqwest::Client::new();
     let token = register(&client, &url, "writer").await;
+    // Registered, but its profile never read by the business service.
+    let newcomer = register(&client, &url, "newcomer").await;
     let created = client
         .post(format!("{url}/api/articles"))
         .header("Authorization", format!("Token {token}"))
@@ -126,6 +128,34 @@ async fn reads_keep_working_from_cached_profiles_while_auth_is_down() {
         .await
         .unwrap();
     assert!(login.status().is_server_error(), "{}", login.status());
+
+    // A write whose author has a copy at hand succeeds and says so...
+    let create = |token: &str, title: &str| {
+        client
+            .post(format!("{url}/api/articles"))
+            .header("Authorization", format!("Token {token}"))
+            .json(&json!({"article": {"title": title, "description": "d", "body": "b"}}))
+            .send()
+    };
+    assert_eq!(create(&token, "During").await.unwrap().status(), 201);
+    // ...one without is refused before anything is written, never stored behind a 503.
+    assert_eq!(create(&newcomer, "Lost").await.unwrap().status(), 503);
+    let list: Value = client
+        .get(format!("{url}/api/articles"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["articlesCount"], 2, "{list}");
+    assert!(
+        list["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["title"] != "Lost")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

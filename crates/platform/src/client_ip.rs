@@ -44,22 +44,43 @@ fn is_trusted(trusted: &[IpNet], ip: &IpAddr) -> bool {
     trusted.iter().any(|net| net.contains(ip))
 }
 
-/// At the edge: the client behind `trusted` proxies.
+/// At the edge: the client behind `trusted` proxies. `X-Forwarded-For` is
+/// read from the right, one hop at a time, while each hop is a trusted
+/// proxy; the first untrusted hop is the client. An entry that does not
+/// parse ends the walk at the last hop that did: what lies left of it was
+/// written by the client and must not be reached by skipping.
 pub fn resolve(extensions: &Extensions, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
     let peer = peer(extensions)?;
     if !is_trusted(trusted, &peer) {
         return Some(peer);
     }
-    let forwarded = headers
-        .get_all(X_FORWARDED_FOR)
-        .iter()
-        .rev()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.rsplit(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .map(|ip| ip.to_canonical())
-        .find(|ip| !is_trusted(trusted, ip));
-    Some(forwarded.unwrap_or(peer))
+    let mut client = peer;
+    for line in headers.get_all(X_FORWARDED_FOR).iter().rev() {
+        let Ok(line) = line.to_str() else {
+            return Some(client);
+        };
+        for entry in line.rsplit(',') {
+            let Some(hop) = parse_hop(entry.trim()) else {
+                return Some(client);
+            };
+            client = hop;
+            if !is_trusted(trusted, &hop) {
+                return Some(hop);
+            }
+        }
+    }
+    Some(client)
+}
+
+/// One `X-Forwarded-For` entry: an address, `v4:port` or `[v6]:port`.
+fn parse_hop(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    entry
+        .parse::<SocketAddr>()
+        .ok()
+        .map(|s| s.ip().to_canonical())
 }
 
 /// Behind the gateway: the [`CLIENT_IP`] a trusted peer stated, else the peer.
@@ -138,6 +159,35 @@ mod tests {
         assert_eq!(
             resolve(&ext("127.0.0.1"), &HeaderMap::new(), &trusted),
             Some(ip("127.0.0.1"))
+        );
+        // Balancers that write ports are read too.
+        assert_eq!(
+            resolve(&ext("127.0.0.1"), &xff("203.0.113.9:4711"), &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            resolve(&ext("127.0.0.1"), &xff("[2001:db8::9]:4711"), &trusted),
+            Some(ip("2001:db8::9"))
+        );
+    }
+
+    #[test]
+    fn an_entry_that_does_not_parse_is_not_skipped() {
+        let trusted = loopback();
+        let xff = |v| headers("x-forwarded-for", v);
+        // The client wrote "6.6.6.6"; the balancer's entry is unreadable: the
+        // walk stops there instead of reaching the client's claim.
+        assert_eq!(
+            resolve(&ext("127.0.0.1"), &xff("6.6.6.6, unknown"), &trusted),
+            Some(ip("127.0.0.1"))
+        );
+        assert_eq!(
+            resolve(
+                &ext("127.0.0.1"),
+                &xff("6.6.6.6, garbage, 127.0.0.2"),
+                &trusted
+            ),
+            Some(ip("127.0.0.2"))
         );
     }
 

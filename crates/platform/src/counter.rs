@@ -61,6 +61,30 @@ impl WindowCounter {
         }
     }
 
+    /// Takes back one count (an attempt drawn in advance that did not count).
+    pub async fn decrement(&self, key: &str) -> anyhow::Result<()> {
+        match self {
+            Self::InProcess(cache) => {
+                if let Some(count) = cache.get(key) {
+                    let _ = count
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+                }
+            }
+            Self::Redis {
+                redis, namespace, ..
+            } => {
+                let key = redis.key(&format!("{namespace}:{key}"));
+                let count: i64 = redis.client().decr(&key).await?;
+                // At zero the key goes; below zero it had expired and DECR
+                // made a new one without a lifetime, which must not stay.
+                if count <= 0 {
+                    redis.client().del::<(), _>(&key).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub async fn get(&self, key: &str) -> anyhow::Result<u64> {
         match self {
             Self::InProcess(cache) => Ok(cache.get(key).map_or(0, |c| c.load(Ordering::Relaxed))),

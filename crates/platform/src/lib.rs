@@ -27,3 +27,4 @@ pub mod stack;
 pub mod telemetry;
 pub mod tokens;
 pub mod trace_context;
+pub mod username;

@@ -135,9 +135,10 @@ async fn register(
     // The contract answers "email taken" (errors_auth.hurl), which tells that
     // an address has an account; each such answer costs the client as a failed
     // login does, so enumerating addresses runs into the same budget.
-    if let Some(refused) = auth.inner.brute_force.ip_refusal(ip).await? {
-        return Err(auth.refused(refused, None, ip).await);
-    }
+    let probe = match auth.inner.brute_force.draw_probe(ip).await? {
+        Ok(probe) => probe,
+        Err(refused) => return Err(auth.refused(refused, None, ip).await),
+    };
 
     let id = uuid::Uuid::now_v7().to_string();
     let password_hash = auth.inner.hasher.hash(password).await?;
@@ -148,15 +149,15 @@ async fn register(
         .db
         .insert_user(&NewUser {
             id: &id,
-            username: username.as_str(),
+            username: &username,
             email_hash: &email_hash,
             email_ciphertext: &email_ciphertext,
             password_hash: &password_hash,
             now: clock::now(),
         })
         .await;
-    if let Err(WriteError::Taken("email")) = &inserted {
-        auth.inner.brute_force.probe_failed(ip).await?;
+    if !matches!(inserted, Err(WriteError::Taken("email"))) {
+        auth.inner.brute_force.probe_told_nothing(probe).await?;
     }
     inserted?;
     auth.inner.brute_force.remember(&email_hash, ip).await?;
@@ -224,7 +225,7 @@ async fn update(
     if let Some(username) = input.username {
         let parsed = Username::parse(username.as_deref().unwrap_or_default())
             .map_err(|m| Error::invalid("username", m))?;
-        changes.username = Some(parsed.as_str().to_owned());
+        changes.username = Some(parsed);
     }
     if let Some(email) = input.email {
         let parsed = Email::parse(email.as_deref().unwrap_or_default())
@@ -267,12 +268,35 @@ async fn update(
     } else {
         None
     };
+    // "Email taken" tells that an address has an account, here as at registration.
+    let probe = match &changes.email {
+        Some(_) => match auth.inner.brute_force.draw_probe(ip).await? {
+            Ok(probe) => Some(probe),
+            Err(refused) => return Err(auth.refused(refused, None, ip).await),
+        },
+        None => None,
+    };
     let password_changed = new_password.is_some();
     if let Some(password) = new_password {
         changes.password_hash = Some(auth.inner.hasher.hash(password).await?);
     }
-    let updated = auth.inner.db.update_user(id, changes, clock::now()).await?;
+    let new_email_index = changes.email.as_ref().map(|(index, _)| index.clone());
+    let updated = auth
+        .inner
+        .db
+        .update_user(id, &user.claims.sid, changes, clock::now())
+        .await;
+    if let Some(probe) = probe
+        && !matches!(updated, Err(WriteError::Taken("email")))
+    {
+        auth.inner.brute_force.probe_told_nothing(probe).await?;
+    }
+    let updated = updated?;
     if updated.email_changed {
+        // The client that just proved itself is known under the new address too.
+        if let Some(index) = &new_email_index {
+            auth.inner.brute_force.remember(index, ip).await?;
+        }
         auth.inner
             .audit
             .record(
@@ -288,13 +312,7 @@ async fn update(
             .await;
     }
     if password_changed {
-        // A new password ends every other session: whoever knew the old one is out.
-        let ended = auth
-            .inner
-            .db
-            .revoke_other_sessions(id, &user.claims.sid, "password_change", clock::now())
-            .await?;
-        for sid in &ended {
+        for sid in &updated.ended_sessions {
             auth.inner
                 .deny
                 .deny_session(sid, auth.session_token_ttl())
@@ -308,7 +326,7 @@ async fn update(
                     .user(id)
                     .session(&user.claims.sid)
                     .ip(ip)
-                    .detail(json!({"other_sessions_revoked": ended.len()})),
+                    .detail(json!({"other_sessions_revoked": updated.ended_sessions.len()})),
             )
             .await;
     }

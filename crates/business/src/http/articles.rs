@@ -1,5 +1,7 @@
 //! Articles: list and feed, one by slug, create, update, delete, favorite.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -10,8 +12,10 @@ use super::views::{ArticleView, now_ms};
 use crate::article;
 use crate::error::{Error, Result};
 use crate::identity::AuthUser;
+use crate::profiles::Profile;
 use crate::store::{Article, ArticleChanges, ArticleFilter, NewArticle, StoreError};
 use platform::json::{JsonBody, present};
+use platform::username::Username;
 
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
@@ -80,8 +84,20 @@ impl crate::State {
     }
 
     async fn single(&self, article: Article, viewer: Option<&str>) -> Result<Json<ArticleBody>> {
+        self.single_by(article, viewer, None).await
+    }
+
+    /// The view of an article just written, whose `author` was looked up
+    /// before the write: a write that succeeded is never answered with a
+    /// failure because auth could not be asked afterwards.
+    async fn single_by(
+        &self,
+        article: Article,
+        viewer: Option<&str>,
+        author: Option<Arc<Profile>>,
+    ) -> Result<Json<ArticleBody>> {
         let article = self
-            .article_views(vec![article], viewer, true)
+            .article_views(vec![article], viewer, true, author)
             .await?
             .pop()
             .ok_or_else(|| anyhow::anyhow!("view of one article is empty"))?;
@@ -101,17 +117,20 @@ impl crate::State {
             .list_articles(&filter, limit, offset)
             .await?;
         Ok(Json(ArticleList {
-            articles: self.article_views(articles, viewer, false).await?,
+            articles: self.article_views(articles, viewer, false, None).await?,
             articles_count: total,
         }))
     }
 
     /// The user id behind a username filter; `None` when nobody has that name.
     async fn user_id_named(&self, username: &str) -> Result<Option<String>> {
+        let Ok(username) = Username::parse(username) else {
+            return Ok(None);
+        };
         let profile = self
             .inner
             .profiles
-            .by_username(username)
+            .by_username(&username)
             .await
             .map_err(|_| Error::Unavailable("profile"))?;
         Ok(profile.map(|p| p.id.clone()))
@@ -199,6 +218,7 @@ async fn create(
         article::required(input.description, "description", limits.description_chars)?;
     let body = article::required(input.body, "body", limits.body_chars)?;
     let tags = article::tags(input.tag_list.unwrap_or_default(), limits)?;
+    let profile = state.profile_by_id(&author).await?;
     let now = now_ms();
     // The random suffix makes a clash unlikely; a clash is retried, never an error.
     let mut attempts = 0;
@@ -220,7 +240,9 @@ async fn create(
     };
     Ok((
         StatusCode::CREATED,
-        state.single(created, Some(&author)).await?,
+        state
+            .single_by(created, Some(&author), Some(profile))
+            .await?,
     ))
 }
 
@@ -269,13 +291,14 @@ async fn update(
         body: article::replacement(input.body, "body", limits.body_chars)?,
         tags,
     };
+    let profile = state.profile_by_id(&user).await?;
     // Optimistic concurrency: the write applies only to the version read above.
     let updated = state
         .inner
         .store
         .update_article(&article.id, article.version, changes, now_ms())
         .await?;
-    state.single(updated, Some(&user)).await
+    state.single_by(updated, Some(&user), Some(profile)).await
 }
 
 async fn remove(
@@ -297,8 +320,9 @@ async fn favorite(
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleBody>> {
     let mut article = state.article(&slug).await?;
+    let author = state.profile_by_id(&article.author_id).await?;
     article.favorites_count = state.inner.store.favorite(&user, &article.id).await?;
-    state.single(article, Some(&user)).await
+    state.single_by(article, Some(&user), Some(author)).await
 }
 
 async fn unfavorite(
@@ -307,6 +331,7 @@ async fn unfavorite(
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleBody>> {
     let mut article = state.article(&slug).await?;
+    let author = state.profile_by_id(&article.author_id).await?;
     article.favorites_count = state.inner.store.unfavorite(&user, &article.id).await?;
-    state.single(article, Some(&user)).await
+    state.single_by(article, Some(&user), Some(author)).await
 }

@@ -53,7 +53,9 @@ async fn list(
     let comments = state.inner.store.comments(&article.id).await?;
     let viewer = viewer.map(|AuthUser(id)| id);
     Ok(Json(CommentList {
-        comments: state.comment_views(comments, viewer.as_deref()).await?,
+        comments: state
+            .comment_views(comments, viewer.as_deref(), None)
+            .await?,
     }))
 }
 
@@ -74,13 +76,15 @@ async fn create(
         .article_by_slug(&slug)
         .await?
         .ok_or(Error::NotFound("article"))?;
+    // Looked up before the write, so that a comment stored is never answered with a failure.
+    let profile = state.profile_by_id(&author).await?;
     let comment = state
         .inner
         .store
         .add_comment(&article.id, &author, &body, now_ms())
         .await?;
     let comment = state
-        .comment_views(vec![comment], Some(&author))
+        .comment_views(vec![comment], Some(&author), Some(profile))
         .await?
         .pop()
         .ok_or_else(|| anyhow::anyhow!("view of one comment is empty"))?;

@@ -9,6 +9,7 @@ use super::views::ProfileView;
 use crate::error::{Error, Result};
 use crate::identity::AuthUser;
 use crate::profiles::Profile;
+use platform::username::Username;
 
 pub fn router() -> Router<crate::State> {
     Router::new()
@@ -25,10 +26,12 @@ struct ProfileBody {
 }
 
 impl crate::State {
+    /// A name that could not be registered has no profile: 404 without asking auth.
     async fn profile_named(&self, username: &str) -> Result<std::sync::Arc<Profile>> {
+        let username = Username::parse(username).map_err(|_| Error::NotFound("profile"))?;
         self.inner
             .profiles
-            .by_username(username)
+            .by_username(&username)
             .await
             .map_err(|_| Error::Unavailable("profile"))?
             .ok_or(Error::NotFound("profile"))

@@ -2,6 +2,7 @@
 //! profiles (from auth) plus the viewer's favorites and follows.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -82,16 +83,19 @@ pub struct CommentView {
 }
 
 impl State {
-    /// Views of `articles` as `viewer` sees them; `with_body` for single-article responses.
+    /// Views of `articles` as `viewer` sees them; `with_body` for single-article
+    /// responses. Authors in `known` are not looked up again.
     pub async fn article_views(
         &self,
         articles: Vec<Article>,
         viewer: Option<&str>,
         with_body: bool,
+        known: Option<Arc<Profile>>,
     ) -> Result<Vec<ArticleView>> {
         let ids: Vec<String> = articles.iter().map(|a| a.id.clone()).collect();
         let authors: Vec<String> = articles.iter().map(|a| a.author_id.clone()).collect();
-        let (profiles, favorited, following) = self.viewer_context(&authors, viewer, &ids).await?;
+        let (profiles, favorited, following) =
+            self.viewer_context(&authors, viewer, &ids, known).await?;
         Ok(articles
             .into_iter()
             .map(|a| ArticleView {
@@ -116,9 +120,10 @@ impl State {
         &self,
         comments: Vec<Comment>,
         viewer: Option<&str>,
+        known: Option<Arc<Profile>>,
     ) -> Result<Vec<CommentView>> {
         let authors: Vec<String> = comments.iter().map(|c| c.author_id.clone()).collect();
-        let (profiles, _, following) = self.viewer_context(&authors, viewer, &[]).await?;
+        let (profiles, _, following) = self.viewer_context(&authors, viewer, &[], known).await?;
         Ok(comments
             .into_iter()
             .map(|c| CommentView {
@@ -134,18 +139,36 @@ impl State {
             .collect())
     }
 
+    /// A user's profile, looked up before a write whose answer shows it: if
+    /// auth cannot be asked, the request fails (503) before anything is written.
+    pub async fn profile_by_id(&self, id: &str) -> Result<Arc<Profile>> {
+        self.inner
+            .profiles
+            .by_ids(&[id.to_owned()])
+            .await
+            .map_err(|_| Error::Unavailable("profile"))?
+            .remove(id)
+            .ok_or(Error::NotFound("profile"))
+    }
+
     async fn viewer_context(
         &self,
         authors: &[String],
         viewer: Option<&str>,
         article_ids: &[String],
+        known: Option<Arc<Profile>>,
     ) -> Result<(
-        std::collections::HashMap<String, std::sync::Arc<Profile>>,
+        std::collections::HashMap<String, Arc<Profile>>,
         HashSet<String>,
         HashSet<String>,
     )> {
         let store = &self.inner.store;
-        let profiles = self.inner.profiles.by_ids(authors);
+        let unknown: Vec<String> = authors
+            .iter()
+            .filter(|id| known.as_ref().is_none_or(|p| &p.id != *id))
+            .cloned()
+            .collect();
+        let profiles = self.inner.profiles.by_ids(&unknown);
         let (favorited, following) = match viewer {
             Some(viewer) => {
                 let mut unique: Vec<String> = authors.to_vec();
@@ -159,7 +182,10 @@ impl State {
             }
             None => (HashSet::new(), HashSet::new()),
         };
-        let profiles = profiles.await.map_err(|_| Error::Unavailable("profile"))?;
+        let mut profiles = profiles.await.map_err(|_| Error::Unavailable("profile"))?;
+        if let Some(known) = known {
+            profiles.insert(known.id.clone(), known);
+        }
         Ok((profiles, favorited, following))
     }
 }
