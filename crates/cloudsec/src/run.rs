@@ -139,6 +139,20 @@ fn spawn_all<A: server::App>(
     }
 }
 
+/// The gateway's `/metrics`, on a listener of its own (`gateway.metrics_listen`).
+async fn metrics_listener(settings: &Settings) -> anyhow::Result<Bound<axum::Router>> {
+    let bound = bind(
+        "metrics",
+        settings.gateway.metrics_listen,
+        platform::health::metrics_router(),
+        server::ServeOptions::default(),
+    )
+    .await
+    .context("gateway.metrics_listen")?;
+    println!("Metrics at http://{}/metrics", bound.listener.local_addr()?);
+    Ok(bound)
+}
+
 fn announce(url: &str) {
     println!("CloudSec is ready at {url}");
     let _ = std::io::stdout().flush();
@@ -207,11 +221,17 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
         app: gateway::app(gateway_state),
         options: gateway::serve_options(&settings.gateway, edge_tls),
     };
+    let metrics = metrics_listener(&settings).await?;
     let mut termination = server::Termination::install().context("installing signal handlers")?;
 
     let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     let mut services = JoinSet::new();
-    spawn_all(&mut services, vec![auth, business], &services_stop, grace);
+    spawn_all(
+        &mut services,
+        vec![auth, business, metrics],
+        &services_stop,
+        grace,
+    );
     let mut edges = JoinSet::new();
     spawn_all(&mut edges, vec![edge], &gateway_stop, grace);
     announce(&url);
@@ -272,6 +292,11 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
             let addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
             let options = gateway::serve_options(&settings.gateway, gateway_tls(&settings)?);
             let bound = bind(gateway::SERVICE, addr, gateway::app(state), options).await?;
+            let metrics = metrics_listener(&settings).await?;
+            let metrics_stop = stop.child_token();
+            let mut metrics_task = JoinSet::new();
+            let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+            spawn_all(&mut metrics_task, vec![metrics], &metrics_stop, grace);
             run_bound(bound, stop, &settings).await
         }
         Service::Auth => {

@@ -174,3 +174,66 @@ async fn each_route_has_its_own_upstream_timeout() {
     assert_eq!(profile.status(), 200);
     assert_eq!(profile.text().await.unwrap(), "slow but in time");
 }
+
+/// Silent connections (nothing sent, or an HTTP/2 preface and nothing more)
+/// are closed after the header timeout, and one client address cannot hold
+/// more than its share of connections while others are still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_surplus_connections_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Running::up(
+        dir.path(),
+        0,
+        &[
+            ("CLOUDSEC_GATEWAY__LIMITS__HEADER_READ_TIMEOUT_MS", "500"),
+            ("CLOUDSEC_GATEWAY__LIMITS__MAX_CONNECTIONS_PER_IP", "40"),
+        ],
+    )
+    .await;
+    let addr = platform.url.trim_start_matches("http://").to_owned();
+
+    let mut silent = Vec::new();
+    for _ in 0..30 {
+        silent.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut preface = TcpStream::connect(&addr).await.unwrap();
+    preface
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    silent.push(preface);
+    for stream in &mut silent {
+        let (_, after) = until_closed(stream, Duration::from_secs(3)).await;
+        assert!(after < Duration::from_secs(3));
+    }
+
+    // 40 connections from one address are held; the 41st is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..40 {
+        held.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut surplus = TcpStream::connect(&addr).await.unwrap();
+    let (answer, after) = until_closed(&mut surplus, Duration::from_millis(400)).await;
+    assert!(answer.is_empty() && after < Duration::from_millis(400));
+    // Another address is served meanwhile.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let response = other
+        .get(format!("{}/api/tags", platform.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Once the held ones are closed, the address is served again.
+    for stream in &mut held {
+        let _ = until_closed(stream, Duration::from_secs(3)).await;
+    }
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let response = reqwest::get(format!("{}/api/tags", platform.url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}

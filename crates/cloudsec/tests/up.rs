@@ -61,9 +61,28 @@ async fn up_answers_health_and_tags_on_the_given_port_within_two_seconds() {
         .unwrap();
     assert_eq!(refused.status(), 401);
 
-    // The gateway's metrics show the requests just made, by service and route.
-    let metrics = client
+    // Not at the edge: per-rule and per-route counters are for operators.
+    let public = client
         .get(format!("{}/metrics", platform.url))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(public.status(), 200);
+    assert!(!public.text().await.unwrap().contains("http_requests_total"));
+
+    // Token introspection is for the services, not the edge.
+    let introspect = client
+        .post(format!("{}/auth/introspect", platform.url))
+        .basic_auth("business", Some("guess"))
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(introspect.status(), 404);
+
+    // On its own listener, the metrics show the requests just made, by service and route.
+    let metrics = client
+        .get(platform.metrics_url.as_deref().unwrap())
         .send()
         .await
         .unwrap()

@@ -83,9 +83,9 @@ fn header_value(payload: &str) -> String {
     }
 }
 
-/// `/metrics` shows matches of `rule` with `action`.
-async fn assert_counted(url: &str, rule: &str, action: &str) {
-    let metrics = reqwest::get(format!("{url}/metrics"))
+/// The gateway's `/metrics` shows matches of `rule` with `action`.
+async fn assert_counted(platform: &Running, rule: &str, action: &str) {
+    let metrics = reqwest::get(platform.metrics_url.as_deref().unwrap())
         .await
         .unwrap()
         .text()
@@ -252,7 +252,7 @@ async fn the_corpus_through_the_gateway() {
     assert!(blocked.waf_blocked(), "{}", blocked.status);
 
     // Every block is counted by rule and logged with the rule, never the payload.
-    assert_counted(url, "xss-script-tag", "block").await;
+    assert_counted(&platform, "xss-script-tag", "block").await;
     let logs = platform.stderr().join("\n");
     assert!(logs.contains("\"rule\":\"sqli-boolean-breakout\""));
     assert!(!logs.contains("onerror=alert"));
@@ -316,7 +316,7 @@ async fn count_mode_and_the_ip_deny_list() {
     .await;
     let answer = raw(&counting.url, &get("/api/articles?tag=%3Cscript%3E", &[])).await;
     assert_eq!(answer.status, 200, "{}", answer.head);
-    assert_counted(&counting.url, "xss-script-tag", "count").await;
+    assert_counted(&counting, "xss-script-tag", "count").await;
     // SQL injection is still blocked while XSS is only counted.
     let sqli = raw(
         &counting.url,

@@ -17,6 +17,9 @@ pub struct Config {
     pub bind: IpAddr,
     /// Port to listen on (`--port`); 0 picks a free one.
     pub port: u16,
+    /// Where `/metrics` is served: never on the public port. Port 0 picks a
+    /// free one (announced on stdout); set a fixed one to scrape it.
+    pub metrics_listen: std::net::SocketAddr,
     /// Threads serving the gateway's connections, each with its own event
     /// loop; 0: one per CPU.
     pub worker_threads: usize,
@@ -135,6 +138,11 @@ pub struct Limits {
     /// Longest pause while a request body arrives, and the most time the WAF
     /// waits for a whole body it inspects (408 beyond).
     pub body_read_timeout_ms: u64,
+    /// Open client connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Open connections per client address (IPv6: per /64) at most; 0: no
+    /// cap. `trusted_proxies` count only towards the total.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for Limits {
@@ -145,6 +153,8 @@ impl Default for Limits {
             body_bytes: 1024 * 1024,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 30_000,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -195,6 +205,7 @@ impl Default for Config {
         Self {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 8080,
+            metrics_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             worker_threads: 0,
             upstreams: Upstreams::default(),
             static_dir: None,
@@ -352,6 +363,18 @@ impl Validate for Config {
             if !(100..=600_000).contains(&ms) {
                 errors.push(ConfigError::new(key, "must be between 100 and 600000"));
             }
+        }
+        if !(1..=1_000_000).contains(&self.limits.max_connections) {
+            errors.push(ConfigError::new(
+                "gateway.limits.max_connections",
+                "must be between 1 and 1000000",
+            ));
+        }
+        if self.limits.max_connections_per_ip > self.limits.max_connections {
+            errors.push(ConfigError::new(
+                "gateway.limits.max_connections_per_ip",
+                "must be at most gateway.limits.max_connections (0: no cap)",
+            ));
         }
         let tls = &self.tls;
         if tls.cert_file.is_some() != tls.key_file.is_some() {

@@ -160,6 +160,9 @@ pub fn serve_options(
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
         },
+        max_connections: config.limits.max_connections,
+        max_connections_per_ip: config.limits.max_connections_per_ip,
+        uncapped: config.trusted_proxies.clone(),
     }
 }
 

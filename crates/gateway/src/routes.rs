@@ -59,6 +59,11 @@ const ROUTES: &[(&str, Upstream)] = &[
     ("/api/tags", Upstream::Business),
 ];
 
+/// Paths under a routed prefix that are service-to-service only and never
+/// served at the edge: token introspection (RFC 7662) tells whoever asks
+/// about any token, given the internal client's secret.
+const SERVICE_ONLY: &[&str] = &["/auth/introspect"];
+
 /// Where a request path goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -77,6 +82,9 @@ fn covers(prefix: &str, path: &str) -> bool {
 }
 
 pub fn route(path: &str) -> Route {
+    if SERVICE_ONLY.iter().any(|prefix| covers(prefix, path)) {
+        return Route::UnknownApi;
+    }
     for (prefix, upstream) in ROUTES {
         if covers(prefix, path) {
             return Route::Upstream(*upstream);
@@ -114,6 +122,9 @@ mod tests {
             Route::Upstream(Upstream::Auth)
         );
         assert_eq!(route("/auth/token"), Route::Upstream(Upstream::Auth));
+        assert_eq!(route("/auth/revoke"), Route::Upstream(Upstream::Auth));
+        assert_eq!(route("/auth/introspect"), Route::UnknownApi);
+        assert_eq!(route("/auth/introspect/"), Route::UnknownApi);
         assert_eq!(
             route("/api/articles/feed"),
             Route::Upstream(Upstream::Business)

@@ -1,5 +1,5 @@
 //! `/healthz` (the process answers), `/readyz` (its dependencies answer) and
-//! `/metrics` (Prometheus text), mounted on every service.
+//! `/metrics` (Prometheus text).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -70,18 +70,25 @@ const HEALTHZ: &str = "/healthz";
 const READYZ: &str = "/readyz";
 const METRICS: &str = "/metrics";
 
-/// Whether `path` is one of the [`router`]'s.
+/// Whether `path` is one of the [`probes`]'.
 pub fn is_probe(path: &str) -> bool {
-    matches!(path, HEALTHZ | READYZ | METRICS)
+    matches!(path, HEALTHZ | READYZ)
 }
 
-/// Routes for `/healthz`, `/readyz` and `/metrics`.
-pub fn router(readiness: Readiness) -> Router {
+/// Routes for `/healthz` and `/readyz`.
+pub fn probes(readiness: Readiness) -> Router {
     Router::new()
         .route(HEALTHZ, get(|| async { Json(json!({"status": "ok"})) }))
         .route(READYZ, get(readyz))
-        .route(METRICS, get(metrics))
         .with_state(Arc::new(readiness))
+}
+
+/// The route for `/metrics`. The services serve it beside their probes (their
+/// ports are not routed at the edge); the gateway only on a listener of its
+/// own (`gateway.metrics_listen`): per-rule WAF counters and auth failure
+/// counts are a map for an attacker.
+pub fn metrics_router() -> Router {
+    Router::new().route(METRICS, get(metrics))
 }
 
 async fn readyz(State(readiness): State<Arc<Readiness>>) -> Response {

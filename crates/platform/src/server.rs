@@ -1,6 +1,7 @@
 //! Serving a router on a listener: HTTP/1.1 and HTTP/2 (over TLS when a
 //! rustls configuration is given, the protocol chosen by ALPN), timeouts
-//! against slow clients, and graceful, bounded shutdown.
+//! against slow and silent clients, caps on connections in total and per
+//! client address, and graceful, bounded shutdown.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -36,6 +37,13 @@ pub struct ServeOptions {
     /// single-threaded event loop, connections handed out in turn. 0: the
     /// connections are served on the caller's runtime.
     pub threads: usize,
+    /// Open connections at most; a connection beyond is closed at once.
+    pub max_connections: usize,
+    /// Open connections per client address (an IPv6 client: per /64) at
+    /// most; 0: no such cap. Peers in `uncapped` (load balancers in
+    /// front, which carry many clients) count only towards the total.
+    pub max_connections_per_ip: usize,
+    pub uncapped: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServeOptions {
@@ -45,6 +53,9 @@ impl Default for ServeOptions {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             threads: 0,
+            max_connections: 10_000,
+            max_connections_per_ip: 0,
+            uncapped: Vec::new(),
         }
     }
 }
@@ -98,6 +109,7 @@ pub async fn serve(
     let acceptor = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let mut loops = EventLoops::start(options.threads)?;
     let graceful = GracefulShutdown::new();
+    let admission = Admission::new(&options);
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -111,8 +123,13 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
+        let Some(admitted) = admission.admit(peer.ip()) else {
+            // Dropped: closed before a byte is read.
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let connection = Connection {
+            _admitted: admitted,
             builder: builder.clone(),
             app: app.clone(),
             peer,
@@ -227,8 +244,91 @@ impl Drop for EventLoops {
     }
 }
 
+/// Who may open one more connection. Counting happens on the accepting
+/// task; the release, when a connection ends, on whichever loop served it.
+#[derive(Clone)]
+struct Admission {
+    inner: Arc<AdmissionInner>,
+}
+
+struct AdmissionInner {
+    max_total: usize,
+    max_per_ip: usize,
+    uncapped: Vec<ipnet::IpNet>,
+    open: std::sync::Mutex<Open>,
+}
+
+#[derive(Default)]
+struct Open {
+    total: usize,
+    per_ip: std::collections::HashMap<std::net::IpAddr, usize>,
+}
+
+/// An admitted connection's place; given back when dropped.
+struct Admitted {
+    admission: Admission,
+    /// The client address it counts under, when capped per address.
+    ip: Option<std::net::IpAddr>,
+}
+
+impl Admission {
+    fn new(options: &ServeOptions) -> Self {
+        Self {
+            inner: Arc::new(AdmissionInner {
+                max_total: options.max_connections.max(1),
+                max_per_ip: options.max_connections_per_ip,
+                uncapped: options.uncapped.clone(),
+                open: std::sync::Mutex::new(Open::default()),
+            }),
+        }
+    }
+
+    fn admit(&self, peer: std::net::IpAddr) -> Option<Admitted> {
+        let inner = &self.inner;
+        let ip = (inner.max_per_ip > 0 && !inner.uncapped.iter().any(|n| n.contains(&peer)))
+            .then(|| crate::client_ip::bucket(peer));
+        let mut open = inner.open.lock().ok()?;
+        if open.total >= inner.max_total {
+            metrics::counter!("connections_refused_total", "cap" => "total").increment(1);
+            return None;
+        }
+        if let Some(ip) = ip {
+            let count = open.per_ip.entry(ip).or_default();
+            if *count >= inner.max_per_ip {
+                metrics::counter!("connections_refused_total", "cap" => "per_ip").increment(1);
+                return None;
+            }
+            *count += 1;
+        }
+        open.total += 1;
+        Some(Admitted {
+            admission: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let Ok(mut open) = self.admission.inner.open.lock() else {
+            return;
+        };
+        open.total = open.total.saturating_sub(1);
+        if let Some(ip) = self.ip
+            && let std::collections::hash_map::Entry::Occupied(mut count) = open.per_ip.entry(ip)
+        {
+            *count.get_mut() -= 1;
+            if *count.get() == 0 {
+                count.remove();
+            }
+        }
+    }
+}
+
 /// One accepted connection and what serving it needs.
 struct Connection<A> {
+    /// Holds the connection's place until it ends.
+    _admitted: Admitted,
     builder: auto::Builder<TokioExecutor>,
     app: A,
     peer: SocketAddr,
@@ -239,36 +339,55 @@ struct Connection<A> {
 }
 
 impl<A: App> Connection<A> {
-    /// Serves the connection, after the TLS handshake when TLS is on.
+    /// Serves the connection, after the TLS handshake when TLS is on. The
+    /// first request must arrive within the handshake timeout of the accept,
+    /// whatever the protocol: hyper's header timeout starts only once it
+    /// knows the protocol, and telling HTTP/1 from HTTP/2 waits for bytes
+    /// that a silent client never sends (an HTTP/2 preface and nothing more
+    /// was held for 50 s, a silent socket forever).
     async fn accept(self, tcp: TcpStream) {
         let peer = self.peer;
+        let deadline = tokio::time::Instant::now() + self.handshake_timeout;
         match self.tls.clone() {
-            None => self.run(TokioIo::new(tcp)).await,
-            Some(acceptor) => {
-                match tokio::time::timeout(self.handshake_timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => self.run(TokioIo::new(tls)).await,
-                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                }
-            }
+            None => self.run(TokioIo::new(tcp), deadline).await,
+            Some(acceptor) => match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => self.run(TokioIo::new(tls), deadline).await,
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            },
         }
     }
 
-    async fn run<I>(self, io: TokioIo<I>)
+    async fn run<I>(self, io: TokioIo<I>, first_request_by: tokio::time::Instant)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
+        let requested = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let service = PerConnection {
             app: self.app,
             peer,
             body_read_timeout: self.body_read_timeout,
+            requested: requested.clone(),
         };
         let connection = self
             .builder
             .serve_connection_with_upgrades(io, service)
             .into_owned();
-        if let Err(e) = self.watcher.watch(connection).await {
+        let served = self.watcher.watch(connection);
+        tokio::pin!(served);
+        let outcome = tokio::select! {
+            outcome = &mut served => outcome,
+            () = tokio::time::sleep_until(first_request_by) => {
+                if !requested.load(std::sync::atomic::Ordering::Relaxed) {
+                    tracing::debug!(%peer, "no request in time: connection closed");
+                    metrics::counter!("connections_closed_silent_total").increment(1);
+                    return;
+                }
+                served.await
+            }
+        };
+        if let Err(e) = outcome {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
     }
@@ -283,6 +402,8 @@ struct PerConnection<A> {
     app: A,
     peer: SocketAddr,
     body_read_timeout: Duration,
+    /// A request came on this connection (it is not a silent one).
+    requested: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<A: App> hyper::service::Service<http::Request<Incoming>> for PerConnection<A> {
@@ -291,6 +412,8 @@ impl<A: App> hyper::service::Service<http::Request<Incoming>> for PerConnection<
     type Future = Either<A::Future, Oneshot<A, Request>>;
 
     fn call(&self, request: http::Request<Incoming>) -> Self::Future {
+        self.requested
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let (mut head, body) = request.into_parts();
         head.extensions.insert(ConnectInfo(self.peer));
         // Only a body still to come gets the timeout: the wrapper would

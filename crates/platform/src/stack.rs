@@ -42,11 +42,14 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Router {
     // Install the recorder before the first request records anything.
     http_metrics::handle();
-    health::router(readiness).merge(router.layer(RequestLayer { service }))
+    health::probes(readiness)
+        .merge(health::metrics_router())
+        .merge(router.layer(RequestLayer { service }))
 }
 
 /// Wraps `service`, which answers every path itself (the gateway), in the
-/// shared stack, with `/healthz`, `/readyz` and `/metrics` in front; `route`
+/// shared stack, with `/healthz` and `/readyz` in front (`/metrics` is not
+/// served here: see [`health::metrics_router`]); `route`
 /// names a request's route in the metrics. No axum `Router` on the way: its
 /// routing, boxing and cloning per request showed in the gateway's profile
 /// (docs/benchmarks.md).
@@ -58,7 +61,7 @@ pub fn wrap_service<S>(
 ) -> Wrapped<S> {
     http_metrics::handle();
     Wrapped {
-        probes: health::router(readiness),
+        probes: health::probes(readiness),
         service: RequestService {
             inner: service,
             service: name,
@@ -206,6 +209,20 @@ where
     }
 }
 
+/// The longest caller's request id kept: ids are echoed, logged on every
+/// line and passed to every hop, so a caller must not choose their size.
+pub const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// A caller's id worth keeping: 1–128 visible ASCII characters without
+/// quotes or backslashes (nothing a log reader must unescape).
+fn usable_request_id(id: &HeaderValue) -> bool {
+    let bytes = id.as_bytes();
+    (1..=MAX_REQUEST_ID_BYTES).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\'))
+}
+
 /// The caller's request id when it sent a usable one, else a new one (a
 /// UUID v4); either way set on the request for the handlers and the hops
 /// behind, and returned for the response.
@@ -213,8 +230,7 @@ fn request_id(request: &mut Request) -> HeaderValue {
     // One look-up for reading and writing the header.
     let entry = request.headers_mut().entry(REQUEST_ID);
     if let Entry::Occupied(caller) = &entry
-        && !caller.get().is_empty()
-        && caller.get().to_str().is_ok()
+        && usable_request_id(caller.get())
     {
         return caller.get().clone();
     }
@@ -326,10 +342,24 @@ mod tests {
         let generated = response.headers()[REQUEST_ID].to_str().unwrap();
         assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
 
-        // An empty id is no id: it is replaced, not echoed.
-        let response = get_path("stack-test", "/items/3", Some("")).await;
-        let generated = response.headers()[REQUEST_ID].to_str().unwrap();
-        assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated:?}");
+        // An empty id is no id, an oversized or odd one is not echoed or
+        // logged: each is replaced.
+        let long = "r".repeat(20_000);
+        for unusable in [
+            "",
+            long.as_str(),
+            "a b",
+            "quo\"te",
+            "back\\slash",
+            "tab\there",
+        ] {
+            let response = get_path("stack-test", "/items/3", Some(unusable)).await;
+            let generated = response.headers()[REQUEST_ID].to_str().unwrap();
+            assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated:?}");
+        }
+        let longest = "r".repeat(MAX_REQUEST_ID_BYTES);
+        let response = get_path("stack-test", "/items/4", Some(&longest)).await;
+        assert_eq!(response.headers()[REQUEST_ID], longest.as_str());
 
         // The handler (and the hops behind it) see the id the caller gets.
         for caller in [None, Some(""), Some("req-echo")] {

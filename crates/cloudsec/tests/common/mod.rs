@@ -49,6 +49,8 @@ pub fn command(args: &[&str]) -> Command {
 pub struct Running {
     pub child: Child,
     pub url: String,
+    /// The gateway's `/metrics` (its own listener), when this process has one.
+    pub metrics_url: Option<String>,
     pub started: Instant,
     pub ready_after: Duration,
     stderr: Arc<Mutex<Vec<String>>>,
@@ -84,8 +86,13 @@ impl Running {
         });
         let out = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let metrics_url = Arc::new(Mutex::new(None));
+        let metrics_sink = metrics_url.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("Metrics at ") {
+                    *metrics_sink.lock().unwrap() = Some(url.to_owned());
+                }
                 if let Some(url) = line.strip_prefix("CloudSec is ready at ") {
                     let _ = tx.send(url.to_owned());
                 }
@@ -118,9 +125,11 @@ impl Running {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        let metrics_url = metrics_url.lock().unwrap().clone();
         Self {
             child,
             url,
+            metrics_url,
             ready_after: started.elapsed(),
             started,
             stderr,
