@@ -23,6 +23,8 @@ pub struct Config {
     pub profile_cache_ttl_ms: u64,
     /// Serve tag list, articles by slug and listing pages from the read cache.
     pub read_cache: bool,
+    /// Memory the read cache may hold, in bytes (articles, pages, slugs).
+    pub read_cache_bytes: u64,
     pub limits: Limits,
 }
 
@@ -37,6 +39,7 @@ impl Default for Config {
             token_validation: TokenValidation::Local,
             profile_cache_ttl_ms: 2000,
             read_cache: true,
+            read_cache_bytes: 64 << 20,
             limits: Limits::default(),
         }
     }
@@ -138,6 +141,12 @@ impl Validate for Config {
             errors.push(ConfigError::new(
                 "business.dynamodb.table",
                 "must be 3-255 characters of a-z, A-Z, 0-9, '_', '-', '.'",
+            ));
+        }
+        if !(1 << 20..=16 << 30).contains(&self.read_cache_bytes) {
+            errors.push(ConfigError::new(
+                "business.read_cache_bytes",
+                "must be between 1048576 (1 MiB) and 17179869184 (16 GiB)",
             ));
         }
         if self.profile_cache_ttl_ms > 3_600_000 {

@@ -77,7 +77,7 @@ async fn crud_and_tags(store: Arc<dyn ArticleStore>) {
     store.delete_article(&a.id).await.unwrap();
     assert!(store.article_by_slug("one").await.unwrap().is_none());
     assert!(store.tags().await.unwrap().is_empty());
-    assert!(store.comments(&a.id).await.unwrap().is_empty());
+    assert!(store.comments(&a.id, 500, 0).await.unwrap().is_empty());
     assert!(matches!(
         store
             .update_article(&a.id, 2, ArticleChanges::default(), 4000)
@@ -175,14 +175,26 @@ async fn comments_in_order(store: Arc<dyn ArticleStore>) {
         .await
         .unwrap();
     assert!(second.id > first.id);
-    let bodies: Vec<String> = store
-        .comments(&a.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.body)
-        .collect();
-    assert_eq!(bodies, ["first", "second"]);
+    let third = store.add_comment(&a.id, "dave", "third", 12).await.unwrap();
+    let bodies = |limit, offset| {
+        let store = store.clone();
+        let id = a.id.clone();
+        async move {
+            store
+                .comments(&id, limit, offset)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.body)
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(bodies(500, 0).await, ["first", "second", "third"]);
+    // Paged, oldest first.
+    assert_eq!(bodies(2, 0).await, ["first", "second"]);
+    assert_eq!(bodies(2, 2).await, ["third"]);
+    assert!(bodies(2, 3).await.is_empty());
+    store.delete_comment(&a.id, third.id).await.unwrap();
     assert_eq!(
         store
             .comment(&a.id, first.id)
@@ -194,7 +206,7 @@ async fn comments_in_order(store: Arc<dyn ArticleStore>) {
     );
     store.delete_comment(&a.id, first.id).await.unwrap();
     assert!(store.comment(&a.id, first.id).await.unwrap().is_none());
-    assert_eq!(store.comments(&a.id).await.unwrap().len(), 1);
+    assert_eq!(store.comments(&a.id, 500, 0).await.unwrap().len(), 1);
     assert!(matches!(
         store.add_comment("missing", "bob", "x", 12).await,
         Err(StoreError::NotFound)
@@ -343,7 +355,7 @@ async fn dynamodb() -> (Moto, Arc<dyn ArticleStore>) {
 /// SQLite behind the read cache: caching must not change any answer.
 async fn cached_sqlite() -> (tempfile::TempDir, Arc<dyn ArticleStore>) {
     let (dir, store) = sqlite().await;
-    (dir, Arc::new(CachedStore::new(store, None)))
+    (dir, Arc::new(CachedStore::new(store, None, 64 << 20)))
 }
 
 macro_rules! suite {
@@ -383,3 +395,36 @@ suite!(cached_sqlite:
     concurrent_favorites_are_counted_exactly,
     concurrent_updates_from_one_version_conflict,
 );
+
+/// Finding: 120 articles of 64 KiB and 120 listings at different offsets
+/// held 1.4 GB, a copy of every article per page. The cache holds each
+/// article once and stays within its byte budget, and answers stay right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_cache_stays_within_its_byte_budget() {
+    let (_dir, plain) = sqlite().await;
+    let budget: u64 = 4 << 20;
+    let cached = CachedStore::new(plain.clone(), None, budget);
+    let body = "b".repeat(64 * 1024);
+    for i in 0..120 {
+        let mut article = new_article("alice", &format!("big-{i:03}"), &["big"], 1000 + i);
+        article.body = body.clone();
+        cached.create_article(article).await.unwrap();
+    }
+    let filter = ArticleFilter::default();
+    for offset in 0..120 {
+        let (page, total) = cached.list_articles(&filter, 20, offset).await.unwrap();
+        assert_eq!(total, 120);
+        let (expected, _) = plain.list_articles(&filter, 20, offset).await.unwrap();
+        let slugs = |p: &[cloudsec_business::store::Article]| {
+            p.iter().map(|a| a.slug.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(slugs(&page), slugs(&expected), "offset {offset}");
+        assert!(page.iter().all(|a| a.body.len() == body.len()));
+    }
+    let held = cached.weighed_bytes().await;
+    assert!(held <= budget, "{held} bytes held, budget {budget}");
+    assert!(held > budget / 2, "the cache is used: {held} bytes");
+    // A repeated listing is answered whole from what is held or from the store.
+    let (again, _) = cached.list_articles(&filter, 20, 119).await.unwrap();
+    assert_eq!(again.len(), 1);
+}

@@ -174,3 +174,88 @@ async fn malformed_profile_requests_cannot_take_profiles_down_for_everyone() {
         assert_eq!(r.status(), 200, "{path}");
     }
 }
+
+/// Every listing's work is bounded: offsets beyond 10,000 are refused with
+/// the parameter named, and comments come a page at a time.
+#[tokio::test]
+async fn listings_are_bounded_and_comments_paged() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Running::up(dir.path(), 0, &[]).await;
+    let url = &platform.url;
+    let client = reqwest::Client::new();
+    let token = register(&client, url, "pager").await;
+    for path in [
+        "/api/articles?offset=10001",
+        "/api/articles?offset=99999999999",
+        "/api/articles?limit=101",
+    ] {
+        let r = client.get(format!("{url}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 422, "{path}");
+        let field = if path.contains("limit") {
+            "limit"
+        } else {
+            "offset"
+        };
+        assert!(
+            r.json::<Value>().await.unwrap()["errors"][field].is_array(),
+            "{path}"
+        );
+    }
+    let feed = client
+        .get(format!("{url}/api/articles/feed?offset=10001"))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), 422);
+
+    let created: Value = client
+        .post(format!("{url}/api/articles"))
+        .header("Authorization", format!("Token {token}"))
+        .json(&json!({"article": {"title": "Talked about", "description": "d", "body": "b"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let slug = created["article"]["slug"].as_str().unwrap();
+    for i in 0..5 {
+        let r = client
+            .post(format!("{url}/api/articles/{slug}/comments"))
+            .header("Authorization", format!("Token {token}"))
+            .json(&json!({"comment": {"body": format!("comment {i}")}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let bodies = |query: &'static str| {
+        let client = client.clone();
+        let page = format!("{url}/api/articles/{slug}/comments{query}");
+        async move {
+            let list: Value = client.get(page).send().await.unwrap().json().await.unwrap();
+            list["comments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["body"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        bodies("").await.len(),
+        5,
+        "all of a short list, as RealWorld has it"
+    );
+    assert_eq!(
+        bodies("?limit=2&offset=3").await,
+        ["comment 3", "comment 4"]
+    );
+    let r = client
+        .get(format!("{url}/api/articles/{slug}/comments?limit=501"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}

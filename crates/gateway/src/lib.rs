@@ -3,9 +3,10 @@
 //! keeps an eye on its upstreams with active health checks.
 //!
 //! Each concern is its own module, composed in [`app`] in request order:
-//! `limits` (414/431/413), `waf` (web application firewall), `rate_limit` (GCRA per IP, per credential
-//! endpoint, per user), `edge_auth` (token check), `routes` (which cluster
-//! serves a path), `upstream` (endpoints, balancing, health), `pool` (keep-alive
+//! `limits` (414/431/413), `routes` (the route table: which endpoint a
+//! request line asks for, 404/405 for none), `waf` (web application
+//! firewall: the head, and the body last), `rate_limit` (GCRA per IP, per
+//! credential endpoint, per user), `edge_auth` (token check), `upstream` (endpoints, balancing, health), `pool` (keep-alive
 //! upstream connections per event loop), `proxy` (the forwarding hop), `static_files` (the SPA), `security_headers` (on every
 //! response).
 
@@ -226,40 +227,47 @@ async fn handle(
     gateway: State,
     request: axum::extract::Request,
 ) -> Result<axum::response::Response, std::convert::Infallible> {
-    let route = routes::route(request.uri().path());
+    let route = routes::route(request.method(), request.uri().path());
     let client = platform::client_ip::resolve(
         request.extensions(),
         request.headers(),
         &gateway.inner.trusted_proxies,
     );
-    let mut response = match admit(&gateway.inner, request, client).await {
+    let mut response = match admit(&gateway.inner, request, route, client).await {
         Ok(request) => proxy::handle(&gateway, route, request, client).await,
         Err(refusal) => refusal,
     };
     let kind = match route {
         routes::Route::Static => security_headers::Kind::Document,
-        routes::Route::Upstream(_) | routes::Route::UnknownApi => security_headers::Kind::Api,
+        _ => security_headers::Kind::Api,
     };
     security_headers::add(response.headers_mut(), kind, gateway.inner.tls);
     Ok(response)
 }
 
-/// The edge checks, in order; each is its own module. (One function rather
-/// than a stack of middleware layers: axum's `from_fn` clones the whole
-/// inner stack on every request, which nested five deep cost more than the
-/// checks themselves — docs/benchmarks.md.) The request is taken apart once
-/// and each check borrows what it reads, the body too where it may be
-/// wrapped or read: moved from check to check, it was copied at each step.
+/// The edge checks, cheapest first, so that a request refused for its
+/// request line, its head, its rate or its token is refused before its body
+/// is read; each check is its own module. (One function rather than a stack
+/// of middleware layers: axum's `from_fn` clones the whole inner stack on
+/// every request, which nested five deep cost more than the checks
+/// themselves — docs/benchmarks.md.) The request is taken apart once and
+/// each check borrows what it reads, the body too where it may be wrapped or
+/// read: moved from check to check, it was copied at each step.
 async fn admit(
     inner: &Inner,
     request: axum::extract::Request,
+    route: routes::Route,
     client: Option<std::net::IpAddr>,
 ) -> Result<axum::extract::Request, axum::response::Response> {
     let (head, mut body) = request.into_parts();
     let checked = async {
         limits::enforce(&inner.limits, &head, &mut body)?;
-        waf::inspect(&inner.waf, &head, &mut body, client).await?;
-        admit_head(inner, &head, client).await
+        routes::refuse_unserved(route, &head)?;
+        waf::admit_head(&inner.waf, &head, client)?;
+        rate_limit::by_client(&inner.rate_limits, route, client).await?;
+        let subject = edge_auth::check(&inner.edge, &head, route).await?;
+        rate_limit::by_subject(&inner.rate_limits, subject.as_ref()).await?;
+        waf::admit_body(&inner.waf, &head, &mut body, client).await
     }
     .await;
     match checked {
@@ -270,14 +278,4 @@ async fn admit(
             Err(refusal)
         }
     }
-}
-
-async fn admit_head(
-    inner: &Inner,
-    head: &http::request::Parts,
-    client: Option<std::net::IpAddr>,
-) -> Result<(), axum::response::Response> {
-    rate_limit::by_client(&inner.rate_limits, head, client).await?;
-    let subject = edge_auth::check(&inner.edge, head).await?;
-    rate_limit::by_subject(&inner.rate_limits, subject.as_ref()).await
 }

@@ -28,10 +28,11 @@ pub async fn handle(
     client: Option<IpAddr>,
 ) -> Response {
     match route {
-        Route::Upstream(upstream) => {
-            forward(gateway, gateway.cluster(upstream), request, client).await
+        Route::Upstream(endpoint) => {
+            forward(gateway, gateway.cluster(endpoint.upstream), request, client).await
         }
-        Route::UnknownApi => {
+        // Refused by the edge checks before they get here.
+        Route::UnknownApi | Route::MethodNotAllowed => {
             Problem::new(StatusCode::NOT_FOUND, Some("no such API route".to_owned()))
                 .into_response()
         }

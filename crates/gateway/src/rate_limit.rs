@@ -14,15 +14,15 @@ use fred::prelude::LuaInterface;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http::StatusCode;
 use http::header::{HeaderValue, RETRY_AFTER};
-use http::request::Parts;
-use http::{Method, StatusCode};
 use platform::problem::Problem;
 use platform::redis::Redis;
 use platform::tokens::AccessClaims;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Rate, RateLimitConfig};
+use crate::routes::Route;
 
 /// GCRA on Redis's clock. KEYS[1]: the key; ARGV: emission interval (µs), burst.
 /// Returns 0 when allowed, else the microseconds until it would be.
@@ -204,15 +204,6 @@ impl RateLimits {
     }
 }
 
-/// Endpoints that take a password or mint tokens: the brute-force targets.
-fn is_credentials_route(method: &Method, path: &str) -> bool {
-    method == Method::POST
-        && matches!(
-            path.trim_end_matches('/'),
-            "/api/users/login" | "/api/users" | "/auth/token"
-        )
-}
-
 fn too_many(wait: Duration, limiter: &str) -> Response {
     metrics::counter!("gateway_rate_limited_total", "limiter" => limiter.to_owned()).increment(1);
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -230,14 +221,14 @@ fn too_many(wait: Duration, limiter: &str) -> Response {
 /// Before token checks: per client IP, and stricter on credential endpoints.
 pub async fn by_client(
     limits: &RateLimits,
-    request: &Parts,
+    route: Route,
     client: Option<IpAddr>,
 ) -> Result<(), Response> {
     let Some(limits) = limits.inner.as_deref() else {
         return Ok(());
     };
     let key = Key::Ip(client.map(platform::client_ip::bucket));
-    let credentials = is_credentials_route(&request.method, request.uri.path());
+    let credentials = matches!(route, Route::Upstream(e) if e.credentials);
     if let Err(wait) = limits.per_ip.check(&key).await {
         return Err(too_many(wait, limits.per_ip.name));
     }

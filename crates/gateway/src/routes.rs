@@ -1,5 +1,13 @@
-//! Which upstream cluster serves a path. Prefixes match whole path segments,
-//! so `/api/users` covers `/api/users/login` but not `/api/usersfoo`.
+//! The route table: every endpoint served at the edge, by method and path
+//! pattern, with the upstream cluster that serves it, whether it needs a
+//! token and whether it takes credentials. A request is classified from its
+//! request line alone, so what no endpoint serves is refused before its body
+//! is read.
+
+use axum::response::{IntoResponse, Response};
+use http::header::{self, HeaderValue};
+use http::{Method, StatusCode};
+use platform::problem::Problem;
 
 /// The upstream timeout for each path: the longest configured prefix that
 /// covers it (`gateway.route_timeouts`), else the default.
@@ -49,30 +57,154 @@ impl Upstream {
     }
 }
 
-const ROUTES: &[(&str, Upstream)] = &[
-    ("/api/users", Upstream::Auth),
-    ("/api/user", Upstream::Auth),
-    ("/auth", Upstream::Auth),
-    ("/.well-known", Upstream::Auth),
-    ("/api/articles", Upstream::Business),
-    ("/api/profiles", Upstream::Business),
-    ("/api/tags", Upstream::Business),
+/// Whether a route needs an access token at the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token {
+    /// Refused with 401 without one (the service would refuse it too).
+    Required,
+    /// Verified when present (a bad one is refused), welcome without.
+    Optional,
+}
+
+/// One endpoint the platform serves at the edge.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub method: Method,
+    /// Segments; `{…}` matches any one non-empty segment.
+    pub pattern: &'static str,
+    pub upstream: Upstream,
+    pub token: Token,
+    /// Takes a password or mints tokens: the brute-force targets, with their
+    /// own, stricter rate limit.
+    pub credentials: bool,
+}
+
+const fn endpoint(
+    method: Method,
+    pattern: &'static str,
+    upstream: Upstream,
+    token: Token,
+) -> Endpoint {
+    Endpoint {
+        method,
+        pattern,
+        upstream,
+        token,
+        credentials: false,
+    }
+}
+
+const fn credentials(pattern: &'static str) -> Endpoint {
+    Endpoint {
+        method: Method::POST,
+        pattern,
+        upstream: Upstream::Auth,
+        token: Token::Optional,
+        credentials: true,
+    }
+}
+
+use Token::{Optional, Required};
+use Upstream::{Auth, Business};
+
+/// Every endpoint served at the edge: nothing else in the gateway matches
+/// paths. Service-to-service endpoints (`/internal/*`, `/auth/introspect`)
+/// are not here, so they are not served at the edge.
+pub static ENDPOINTS: &[Endpoint] = &[
+    // auth: the RealWorld user API and the platform's token API
+    credentials("/api/users"),
+    credentials("/api/users/login"),
+    endpoint(Method::GET, "/api/user", Auth, Required),
+    endpoint(Method::PUT, "/api/user", Auth, Required),
+    credentials("/auth/token"),
+    endpoint(Method::POST, "/auth/token/refresh", Auth, Optional),
+    endpoint(Method::POST, "/auth/logout", Auth, Required),
+    endpoint(Method::POST, "/auth/revoke", Auth, Optional),
+    endpoint(Method::GET, "/auth/sessions", Auth, Required),
+    endpoint(Method::DELETE, "/auth/sessions/{id}", Auth, Required),
+    endpoint(Method::GET, "/.well-known/jwks.json", Auth, Optional),
+    endpoint(
+        Method::GET,
+        "/.well-known/openid-configuration",
+        Auth,
+        Optional,
+    ),
+    // business: the RealWorld Conduit API
+    endpoint(Method::GET, "/api/tags", Business, Optional),
+    endpoint(Method::GET, "/api/profiles/{username}", Business, Optional),
+    endpoint(
+        Method::POST,
+        "/api/profiles/{username}/follow",
+        Business,
+        Required,
+    ),
+    endpoint(
+        Method::DELETE,
+        "/api/profiles/{username}/follow",
+        Business,
+        Required,
+    ),
+    endpoint(Method::GET, "/api/articles", Business, Optional),
+    endpoint(Method::POST, "/api/articles", Business, Required),
+    endpoint(Method::GET, "/api/articles/feed", Business, Required),
+    endpoint(Method::GET, "/api/articles/{slug}", Business, Optional),
+    endpoint(Method::PUT, "/api/articles/{slug}", Business, Required),
+    endpoint(Method::DELETE, "/api/articles/{slug}", Business, Required),
+    endpoint(
+        Method::POST,
+        "/api/articles/{slug}/favorite",
+        Business,
+        Required,
+    ),
+    endpoint(
+        Method::DELETE,
+        "/api/articles/{slug}/favorite",
+        Business,
+        Required,
+    ),
+    endpoint(
+        Method::GET,
+        "/api/articles/{slug}/comments",
+        Business,
+        Optional,
+    ),
+    endpoint(
+        Method::POST,
+        "/api/articles/{slug}/comments",
+        Business,
+        Required,
+    ),
+    endpoint(
+        Method::DELETE,
+        "/api/articles/{slug}/comments/{id}",
+        Business,
+        Required,
+    ),
 ];
 
-/// Paths under a routed prefix that are service-to-service only and never
-/// served at the edge: token introspection (RFC 7662) tells whoever asks
-/// about any token, given the internal client's secret.
-const SERVICE_ONLY: &[&str] = &["/auth/introspect"];
+/// Path prefixes that belong to the API: a path under them that no endpoint
+/// has is answered 404 here, never handed to the static files.
+const API_PREFIXES: &[&str] = &["/api", "/auth", "/.well-known"];
 
-/// Where a request path goes.
+/// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    Upstream(Upstream),
-    /// An `/api` path no service owns.
+    Upstream(&'static Endpoint),
+    /// An API path no endpoint has: 404.
     UnknownApi,
+    /// An API path whose endpoints take other methods: 405.
+    MethodNotAllowed,
     /// Everything else: the frontend.
     Static,
 }
+
+impl PartialEq for Endpoint {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for Endpoint {}
 
 /// `prefix` covers `path` segment-wise.
 /// `prefix` without a trailing `/` (the configured ones lose theirs at start).
@@ -81,29 +213,92 @@ fn covers(prefix: &str, path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-pub fn route(path: &str) -> Route {
-    if SERVICE_ONLY.iter().any(|prefix| covers(prefix, path)) {
-        return Route::UnknownApi;
-    }
-    for (prefix, upstream) in ROUTES {
-        if covers(prefix, path) {
-            return Route::Upstream(*upstream);
+/// Whether `path` has the shape of `pattern`, segment by segment.
+fn matches(pattern: &str, path: &str) -> bool {
+    let mut wanted = pattern.split('/');
+    let mut given = path.split('/');
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') => {
+                if g.is_empty() {
+                    return false;
+                }
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
         }
     }
-    if path == "/api" || path.starts_with("/api/") {
+}
+
+/// Where `method path` goes: decided from the request line alone, before
+/// any body is read. `HEAD` goes where `GET` does.
+pub fn route(method: &Method, path: &str) -> Route {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    let mut path_known = false;
+    for endpoint in ENDPOINTS {
+        if matches(endpoint.pattern, path) {
+            if endpoint.method == method {
+                return Route::Upstream(endpoint);
+            }
+            path_known = true;
+        }
+    }
+    if path_known {
+        Route::MethodNotAllowed
+    } else if API_PREFIXES.iter().any(|prefix| covers(prefix, path)) {
         Route::UnknownApi
     } else {
         Route::Static
     }
 }
 
+/// Answers what no endpoint serves: 404 for an unknown API path, 405 (with
+/// `Allow`) for a method its endpoints do not take.
+// The refusal is the answer itself (as in `limits::enforce`).
+#[allow(clippy::result_large_err)]
+pub fn refuse_unserved(route: Route, head: &http::request::Parts) -> Result<(), Response> {
+    match route {
+        Route::Upstream(_) | Route::Static => Ok(()),
+        Route::UnknownApi => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            Some("no such API route".to_owned()),
+        )
+        .into_response()),
+        Route::MethodNotAllowed => {
+            let path = head.uri.path();
+            let mut allowed: Vec<&str> = ENDPOINTS
+                .iter()
+                .filter(|e| matches(e.pattern, path))
+                .map(|e| e.method.as_str())
+                .collect();
+            if allowed.contains(&"GET") {
+                allowed.push("HEAD");
+            }
+            let mut response = Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Some(format!("{} is not served here", head.method)),
+            )
+            .into_response();
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            Err(response)
+        }
+    }
+}
+
 /// A request's `route` in the metrics: the cluster its path goes to,
-/// `static`, or `unmatched` for an `/api` path no service owns. Refused
-/// requests count under the route they asked for.
+/// `static`, or `unmatched` for an API path or method no endpoint has.
+/// Refused requests count under the route they asked for.
 pub fn label(request: &axum::extract::Request) -> &'static str {
-    match route(request.uri().path()) {
-        Route::Upstream(upstream) => upstream.name(),
-        Route::UnknownApi => "unmatched",
+    match route(request.method(), request.uri().path()) {
+        Route::Upstream(endpoint) => endpoint.upstream.name(),
+        Route::UnknownApi | Route::MethodNotAllowed => "unmatched",
         Route::Static => "static",
     }
 }
@@ -112,33 +307,105 @@ pub fn label(request: &axum::extract::Request) -> &'static str {
 mod tests {
     use super::*;
 
+    fn upstream(method: Method, path: &str) -> Option<Upstream> {
+        match route(&method, path) {
+            Route::Upstream(endpoint) => Some(endpoint.upstream),
+            _ => None,
+        }
+    }
+
     #[test]
-    fn routes_by_segment_prefix() {
-        assert_eq!(route("/api/users/login"), Route::Upstream(Upstream::Auth));
-        assert_eq!(route("/api/user"), Route::Upstream(Upstream::Auth));
-        assert_eq!(route("/api/users"), Route::Upstream(Upstream::Auth));
+    fn routes_by_method_and_path() {
         assert_eq!(
-            route("/.well-known/jwks.json"),
-            Route::Upstream(Upstream::Auth)
+            upstream(Method::POST, "/api/users/login"),
+            Some(Upstream::Auth)
         );
-        assert_eq!(route("/auth/token"), Route::Upstream(Upstream::Auth));
-        assert_eq!(route("/auth/revoke"), Route::Upstream(Upstream::Auth));
-        assert_eq!(route("/auth/introspect"), Route::UnknownApi);
-        assert_eq!(route("/auth/introspect/"), Route::UnknownApi);
+        assert_eq!(upstream(Method::GET, "/api/user"), Some(Upstream::Auth));
+        assert_eq!(upstream(Method::PUT, "/api/user"), Some(Upstream::Auth));
+        assert_eq!(upstream(Method::POST, "/api/users"), Some(Upstream::Auth));
         assert_eq!(
-            route("/api/articles/feed"),
-            Route::Upstream(Upstream::Business)
+            upstream(Method::GET, "/.well-known/jwks.json"),
+            Some(Upstream::Auth)
+        );
+        assert_eq!(upstream(Method::POST, "/auth/token"), Some(Upstream::Auth));
+        assert_eq!(upstream(Method::POST, "/auth/revoke"), Some(Upstream::Auth));
+        assert_eq!(
+            upstream(Method::HEAD, "/api/articles/feed"),
+            Some(Upstream::Business)
         );
         assert_eq!(
-            route("/api/profiles/jake/follow"),
-            Route::Upstream(Upstream::Business)
+            upstream(Method::DELETE, "/api/profiles/jake/follow"),
+            Some(Upstream::Business)
         );
-        assert_eq!(route("/api/tags"), Route::Upstream(Upstream::Business));
-        assert_eq!(route("/api/tagsx"), Route::UnknownApi);
-        assert_eq!(route("/api/userx"), Route::UnknownApi);
-        assert_eq!(route("/authority"), Route::Static);
-        assert_eq!(route("/article/hello"), Route::Static);
-        assert_eq!(route("/"), Route::Static);
+        assert_eq!(
+            upstream(Method::DELETE, "/api/articles/a-slug/comments/7"),
+            Some(Upstream::Business)
+        );
+        assert_eq!(upstream(Method::GET, "/api/tags"), Some(Upstream::Business));
+    }
+
+    #[test]
+    fn tokens_and_credentials_by_endpoint() {
+        let endpoint = |method: Method, path: &str| match route(&method, path) {
+            Route::Upstream(e) => e,
+            other => panic!("{method} {path}: {other:?}"),
+        };
+        for (method, path) in [
+            (Method::GET, "/api/user"),
+            (Method::GET, "/api/articles/feed"),
+            (Method::POST, "/api/articles"),
+            (Method::DELETE, "/api/articles/a-slug"),
+            (Method::POST, "/api/articles/a-slug/comments"),
+            (Method::DELETE, "/api/profiles/jake/follow"),
+            (Method::POST, "/auth/logout"),
+            (Method::DELETE, "/auth/sessions/s1"),
+        ] {
+            assert_eq!(
+                endpoint(method.clone(), path).token,
+                Token::Required,
+                "{method} {path}"
+            );
+        }
+        for (method, path) in [
+            (Method::GET, "/api/articles"),
+            (Method::GET, "/api/articles/a-slug"),
+            (Method::GET, "/api/articles/a-slug/comments"),
+            (Method::GET, "/api/profiles/jake"),
+            (Method::POST, "/api/users/login"),
+            (Method::POST, "/auth/token"),
+        ] {
+            assert_eq!(
+                endpoint(method.clone(), path).token,
+                Token::Optional,
+                "{method} {path}"
+            );
+        }
+        let credentials: Vec<_> = ENDPOINTS
+            .iter()
+            .filter(|e| e.credentials)
+            .map(|e| e.pattern)
+            .collect();
+        assert_eq!(
+            credentials,
+            ["/api/users", "/api/users/login", "/auth/token"]
+        );
+    }
+
+    #[test]
+    fn what_no_endpoint_serves_is_refused_from_the_request_line() {
+        assert_eq!(route(&Method::POST, "/api/tags"), Route::MethodNotAllowed);
+        assert_eq!(route(&Method::PATCH, "/api/user"), Route::MethodNotAllowed);
+        assert_eq!(route(&Method::GET, "/api/tagsx"), Route::UnknownApi);
+        assert_eq!(route(&Method::GET, "/api/userx"), Route::UnknownApi);
+        assert_eq!(route(&Method::GET, "/api/tags/"), Route::UnknownApi);
+        assert_eq!(route(&Method::GET, "/api/profiles/"), Route::UnknownApi);
+        assert_eq!(route(&Method::GET, "/api//tags"), Route::UnknownApi);
+        assert_eq!(route(&Method::POST, "/auth/introspect"), Route::UnknownApi);
+        assert_eq!(route(&Method::GET, "/auth/anything"), Route::UnknownApi);
+        assert_eq!(route(&Method::GET, "/authority"), Route::Static);
+        assert_eq!(route(&Method::GET, "/article/hello"), Route::Static);
+        assert_eq!(route(&Method::GET, "/internal/profiles"), Route::Static);
+        assert_eq!(route(&Method::GET, "/"), Route::Static);
     }
 
     #[test]

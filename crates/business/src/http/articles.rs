@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::paging;
 use super::views::{ArticleView, now_ms};
 use crate::article;
 use crate::error::{Error, Result};
@@ -16,9 +17,6 @@ use crate::profiles::Profile;
 use crate::store::{Article, ArticleChanges, ArticleFilter, NewArticle, StoreError};
 use platform::json::{JsonBody, present};
 use platform::username::Username;
-
-const DEFAULT_LIMIT: u32 = 20;
-const MAX_LIMIT: u32 = 100;
 
 pub fn router() -> Router<crate::State> {
     Router::new()
@@ -38,28 +36,6 @@ struct ListParams {
     favorited: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
-}
-
-fn page(limit: Option<&str>, offset: Option<&str>) -> Result<(u32, u32)> {
-    let limit = match limit {
-        None => DEFAULT_LIMIT,
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(Error::invalid(
-                    "limit",
-                    format!("must be an integer between 1 and {MAX_LIMIT}"),
-                ));
-            }
-        },
-    };
-    let offset = match offset {
-        None => 0,
-        Some(raw) => raw
-            .parse::<u32>()
-            .map_err(|_| Error::invalid("offset", "must be a non-negative integer"))?,
-    };
-    Ok((limit, offset))
 }
 
 #[derive(Serialize)]
@@ -142,7 +118,8 @@ async fn list(
     viewer: Option<AuthUser>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<ArticleList>> {
-    let (limit, offset) = page(params.limit.as_deref(), params.offset.as_deref())?;
+    let (limit, offset) =
+        paging::ARTICLES.parse(params.limit.as_deref(), params.offset.as_deref())?;
     let mut filter = ArticleFilter {
         tag: params.tag,
         ..ArticleFilter::default()
@@ -174,7 +151,8 @@ async fn feed(
     AuthUser(viewer): AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<Json<ArticleList>> {
-    let (limit, offset) = page(params.limit.as_deref(), params.offset.as_deref())?;
+    let (limit, offset) =
+        paging::ARTICLES.parse(params.limit.as_deref(), params.offset.as_deref())?;
     let filter = ArticleFilter {
         followed_by: Some(viewer.clone()),
         ..ArticleFilter::default()

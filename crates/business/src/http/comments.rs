@@ -1,12 +1,13 @@
 //! Comments: `GET|POST /api/articles/{slug}/comments`,
 //! `DELETE /api/articles/{slug}/comments/{id}` (the comment's author only).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::paging;
 use super::views::{CommentView, now_ms};
 use crate::article;
 use crate::error::{Error, Result};
@@ -39,18 +40,31 @@ struct NewComment {
     body: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct ListParams {
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
 async fn list(
     State(state): State<crate::State>,
     viewer: Option<AuthUser>,
     Path(slug): Path<String>,
+    Query(params): Query<ListParams>,
 ) -> Result<Json<CommentList>> {
+    let (limit, offset) =
+        paging::COMMENTS.parse(params.limit.as_deref(), params.offset.as_deref())?;
     let article = state
         .inner
         .store
         .article_by_slug(&slug)
         .await?
         .ok_or(Error::NotFound("article"))?;
-    let comments = state.inner.store.comments(&article.id).await?;
+    let comments = state
+        .inner
+        .store
+        .comments(&article.id, limit, offset)
+        .await?;
     let viewer = viewer.map(|AuthUser(id)| id);
     Ok(Json(CommentList {
         comments: state

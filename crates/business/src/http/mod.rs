@@ -3,6 +3,7 @@
 
 mod articles;
 mod comments;
+mod paging;
 mod profiles;
 mod tags;
 mod views;

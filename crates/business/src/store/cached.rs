@@ -6,6 +6,12 @@
 //!
 //! The generation lives in-process by default and in Redis when `redis.url`
 //! is set, so a write on one replica invalidates the caches of all.
+//!
+//! Memory is bounded in bytes (`business.read_cache_bytes`), not entries:
+//! each article is held once, weighed by its size, and listing pages and
+//! slugs hold only article ids. A page whose articles are no longer all
+//! held is read from the store again. (Bounded by entries, 120 listings of
+//! 64 KiB articles held a copy of every article per page: 1.4 GB.)
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -23,8 +29,29 @@ use super::{
 
 const TTL: Duration = Duration::from_secs(30);
 
-/// One listing page and the total number of matches.
-type Page = (Vec<Article>, u64);
+/// One listing page: its articles' ids and the total number of matches.
+type Page = (Vec<String>, u64);
+
+/// Of the byte budget: articles get this many eighths, pages and slugs one each.
+const ARTICLE_EIGHTHS: u64 = 6;
+/// What an entry costs besides its text: the cache's own bookkeeping.
+const ENTRY_OVERHEAD: usize = 128;
+
+/// About the bytes `article` holds.
+fn article_bytes(article: &Article) -> u32 {
+    let text = article.id.len()
+        + article.slug.len()
+        + article.author_id.len()
+        + article.title.len()
+        + article.description.len()
+        + article.body.len()
+        + article.tags.iter().map(|t| t.len() + 24).sum::<usize>();
+    u32::try_from(text + std::mem::size_of::<Article>() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+}
+
+fn key_bytes(key: &(u64, String)) -> usize {
+    key.1.len() + ENTRY_OVERHEAD
+}
 
 enum Generation {
     Local(AtomicU64),
@@ -35,25 +62,69 @@ pub struct CachedStore {
     inner: Arc<dyn ArticleStore>,
     generation: Generation,
     tags: Cache<u64, Arc<Vec<String>>>,
-    articles: Cache<(u64, String), Option<Arc<Article>>>,
+    /// (generation, id) → the article.
+    articles: Cache<(u64, String), Arc<Article>>,
+    /// (generation, slug) → its article's id, or none with that slug.
+    slugs: Cache<(u64, String), Option<String>>,
     pages: Cache<(u64, String), Arc<Page>>,
 }
 
 impl CachedStore {
-    pub fn new(inner: Arc<dyn ArticleStore>, redis: Option<Redis>) -> Self {
+    /// A cache over `inner` holding at most about `budget_bytes`.
+    pub fn new(inner: Arc<dyn ArticleStore>, redis: Option<Redis>, budget_bytes: u64) -> Self {
+        let eighth = budget_bytes / 8;
         Self {
             inner,
             generation: redis.map_or(Generation::Local(AtomicU64::new(0)), Generation::Shared),
             tags: Cache::builder().max_capacity(16).time_to_live(TTL).build(),
             articles: Cache::builder()
-                .max_capacity(10_000)
+                .max_capacity(eighth * ARTICLE_EIGHTHS)
+                .weigher(|_, article: &Arc<Article>| article_bytes(article))
+                .time_to_live(TTL)
+                .build(),
+            slugs: Cache::builder()
+                .max_capacity(eighth)
+                .weigher(|key, id: &Option<String>| {
+                    let bytes = key_bytes(key) + id.as_ref().map_or(0, String::len);
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
                 .time_to_live(TTL)
                 .build(),
             pages: Cache::builder()
-                .max_capacity(10_000)
+                .max_capacity(eighth)
+                .weigher(|key, page: &Arc<Page>| {
+                    let ids: usize = page.0.iter().map(|id| id.len() + 24).sum();
+                    u32::try_from(key_bytes(key) + ids).unwrap_or(u32::MAX)
+                })
                 .time_to_live(TTL)
                 .build(),
         }
+    }
+
+    /// The bytes held now (after pending evictions), for tests and metrics.
+    pub async fn weighed_bytes(&self) -> u64 {
+        self.articles.run_pending_tasks().await;
+        self.slugs.run_pending_tasks().await;
+        self.pages.run_pending_tasks().await;
+        self.articles.weighted_size() + self.slugs.weighted_size() + self.pages.weighted_size()
+    }
+
+    /// Holds `article` under `generation` (once, however many pages show it).
+    async fn hold(&self, generation: u64, article: &Article) {
+        let key = (generation, article.id.clone());
+        if !self.articles.contains_key(&key) {
+            self.articles.insert(key, Arc::new(article.clone())).await;
+        }
+    }
+
+    /// The held articles of `ids`, or none if any is no longer held.
+    async fn held(&self, generation: u64, ids: &[String]) -> Option<Vec<Article>> {
+        let mut articles = Vec::with_capacity(ids.len());
+        for id in ids {
+            let article = self.articles.get(&(generation, id.clone())).await?;
+            articles.push(article.as_ref().clone());
+        }
+        Some(articles)
     }
 
     /// `None` when the shared generation cannot be read: then the cache is bypassed.
@@ -123,12 +194,21 @@ impl ArticleStore for CachedStore {
             return self.inner.article_by_slug(slug).await;
         };
         let key = (generation, slug.to_owned());
-        if let Some(hit) = self.articles.get(&key).await {
-            return Ok(hit.map(|a| a.as_ref().clone()));
+        match self.slugs.get(&key).await {
+            Some(None) => return Ok(None),
+            Some(Some(id)) => {
+                if let Some(mut held) = self.held(generation, &[id]).await {
+                    return Ok(held.pop());
+                }
+            }
+            None => {}
         }
         let article = self.inner.article_by_slug(slug).await?;
-        self.articles
-            .insert(key, article.clone().map(Arc::new))
+        if let Some(article) = &article {
+            self.hold(generation, article).await;
+        }
+        self.slugs
+            .insert(key, article.as_ref().map(|a| a.id.clone()))
             .await;
         Ok(article)
     }
@@ -162,12 +242,18 @@ impl ArticleStore for CachedStore {
             return self.inner.list_articles(filter, limit, offset).await;
         };
         let key = (generation, format!("{filter:?}|{limit}|{offset}"));
-        if let Some(hit) = self.pages.get(&key).await {
-            return Ok(hit.as_ref().clone());
+        if let Some(page) = self.pages.get(&key).await
+            && let Some(articles) = self.held(generation, &page.0).await
+        {
+            return Ok((articles, page.1));
         }
-        let page = self.inner.list_articles(filter, limit, offset).await?;
-        self.pages.insert(key, Arc::new(page.clone())).await;
-        Ok(page)
+        let (articles, total) = self.inner.list_articles(filter, limit, offset).await?;
+        for article in &articles {
+            self.hold(generation, article).await;
+        }
+        let ids = articles.iter().map(|a| a.id.clone()).collect();
+        self.pages.insert(key, Arc::new((ids, total))).await;
+        Ok((articles, total))
     }
 
     async fn favorite(&self, user_id: &str, article_id: &str) -> StoreResult<i64> {
@@ -219,8 +305,13 @@ impl ArticleStore for CachedStore {
             .await
     }
 
-    async fn comments(&self, article_id: &str) -> StoreResult<Vec<Comment>> {
-        self.inner.comments(article_id).await
+    async fn comments(
+        &self,
+        article_id: &str,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<Vec<Comment>> {
+        self.inner.comments(article_id, limit, offset).await
     }
 
     async fn comment(&self, article_id: &str, id: i64) -> StoreResult<Option<Comment>> {

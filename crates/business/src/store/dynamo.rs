@@ -28,6 +28,12 @@ type Item = HashMap<String, AttributeValue>;
 const META: &str = "#META";
 const BATCH_GET_MAX: usize = 100;
 const QUERY_PAGE: i32 = 100;
+/// A listing that no counter answers (filters combined, favorites of a
+/// user) reads at most this many items; its total then says at most this
+/// many (docs/dynamodb.md).
+pub const SCAN_CAP: usize = 10_000;
+/// A feed merges the newest articles of at most this many followed authors.
+pub const FEED_AUTHORS: usize = 500;
 
 pub struct DynamoStore {
     client: Client,
@@ -435,7 +441,10 @@ impl DynamoStore {
         }
     }
 
-    /// Articles of `source`, newest first, that pass `extra`: the page and the total.
+    /// Articles of `source`, newest first, that pass `extra`: the page and
+    /// the total. With a `counted` total the scan stops after the page;
+    /// without, it reads at most [`SCAN_CAP`] items and the total says at
+    /// most that many.
     async fn list_source(
         &self,
         source: &Source,
@@ -450,9 +459,14 @@ impl DynamoStore {
         let mut page: Vec<Article> = Vec::new();
         let mut matched = 0usize;
         let mut failure = None;
-        // With a counter the scan stops after the page; otherwise it counts to the end.
+        // With a counter the scan stops after the page; otherwise it counts, up to the cap.
         let stop_at = counted.map(|_| offset + limit);
+        let mut seen = 0usize;
         self.scan_source(source, |item| {
+            seen += 1;
+            if counted.is_none() && seen > SCAN_CAP {
+                return false;
+            }
             if members {
                 match get_s(&item, "article_id") {
                     Ok(id) => ids.push(id),
@@ -737,7 +751,8 @@ impl ArticleStore for DynamoStore {
         offset: u32,
     ) -> StoreResult<(Vec<Article>, u64)> {
         if let Some(follower) = &filter.followed_by {
-            // The feed: merge each followed author's newest articles.
+            // The feed: merge each followed author's newest articles (of at
+            // most FEED_AUTHORS authors, each read no further than the page).
             let mut followees: Vec<String> = Vec::new();
             self.scan_source(
                 &Source::Members {
@@ -747,7 +762,7 @@ impl ArticleStore for DynamoStore {
                     if let Ok(sk) = get_s(&item, "sk") {
                         followees.push(sk);
                     }
-                    true
+                    followees.len() < FEED_AUTHORS
                 },
             )
             .await?;
@@ -763,11 +778,16 @@ impl ArticleStore for DynamoStore {
                     followed_by: None,
                     ..filter.clone()
                 };
+                let counted = if only.tag.is_none() && only.favorited_by.is_none() {
+                    Some(self.counter("COUNT", &format!("AUTHOR#{author}")).await?)
+                } else {
+                    None
+                };
                 let (page, count) = self
                     .list_source(
                         &source,
                         &|a: &Article| matches_rest(a, &only),
-                        None,
+                        counted,
                         offset + limit,
                         0,
                     )
@@ -1052,20 +1072,40 @@ impl ArticleStore for DynamoStore {
         }
     }
 
-    async fn comments(&self, article_id: &str) -> StoreResult<Vec<Comment>> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(format!("ART#{article_id}")))
-            .expression_attribute_values(":prefix", s("CMT#"))
-            .send()
-            .await
-            .map_err(other)?;
-        out.items
-            .unwrap_or_default()
+    async fn comments(
+        &self,
+        article_id: &str,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<Vec<Comment>> {
+        // Page by page (a query answers at most 1 MB), reading no more than
+        // the comments asked for and those skipped before them.
+        let wanted = (offset + limit) as usize;
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(format!("ART#{article_id}")))
+                .expression_attribute_values(":prefix", s("CMT#"))
+                .limit(i32::try_from(wanted - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(other)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() && items.len() < wanted => start = Some(key),
+                _ => break,
+            }
+        }
+        items
             .iter()
+            .skip(offset as usize)
+            .take(limit as usize)
             .map(comment_from)
             .collect()
     }

@@ -152,8 +152,13 @@ pub trait ArticleStore: Send + Sync + 'static {
         body: &str,
         now: i64,
     ) -> StoreResult<Comment>;
-    /// Oldest first.
-    async fn comments(&self, article_id: &str) -> StoreResult<Vec<Comment>>;
+    /// Oldest first: `limit` of them after skipping `offset`.
+    async fn comments(
+        &self,
+        article_id: &str,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<Vec<Comment>>;
     async fn comment(&self, article_id: &str, id: i64) -> StoreResult<Option<Comment>>;
     async fn delete_comment(&self, article_id: &str, id: i64) -> StoreResult<()>;
 }
@@ -166,7 +171,11 @@ pub async fn open(
 ) -> anyhow::Result<Arc<dyn ArticleStore>> {
     let store = open_adapter(config, data_dir).await?;
     if config.read_cache {
-        Ok(Arc::new(CachedStore::new(store, redis)))
+        Ok(Arc::new(CachedStore::new(
+            store,
+            redis,
+            config.read_cache_bytes,
+        )))
     } else {
         Ok(store)
     }

@@ -449,11 +449,18 @@ impl ArticleStore for SqliteStore {
         }
     }
 
-    async fn comments(&self, article_id: &str) -> StoreResult<Vec<Comment>> {
+    async fn comments(
+        &self,
+        article_id: &str,
+        limit: u32,
+        offset: u32,
+    ) -> StoreResult<Vec<Comment>> {
         let rows = sqlx::query(
-            "SELECT id, article_id, author_id, body, created_at, updated_at FROM comments WHERE article_id = ? ORDER BY id",
+            "SELECT id, article_id, author_id, body, created_at, updated_at FROM comments WHERE article_id = ? ORDER BY id LIMIT ? OFFSET ?",
         )
         .bind(article_id)
+        .bind(limit)
+        .bind(offset)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(comment).collect())

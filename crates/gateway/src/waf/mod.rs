@@ -29,7 +29,7 @@ use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use ipnet::IpNet;
 use platform::problem::Problem;
-use serde_json::Value;
+use serde::de::DeserializeSeed as _;
 
 use crate::config::{WafConfig, WafMode, WafModes};
 use rules::{CompiledRules, Group};
@@ -83,6 +83,9 @@ struct Inner {
     deny: Vec<IpNet>,
     body_limit: usize,
     body_deadline: std::time::Duration,
+    /// Large bodies read and inspected at once, at most: one per core (see
+    /// [`read_and_inspect`]).
+    large_bodies: tokio::sync::Semaphore,
 }
 
 /// Values a rule set was run over and matched nothing, remembered per event
@@ -151,6 +154,9 @@ impl Waf {
                 deny: config.deny_ips.clone(),
                 body_limit,
                 body_deadline,
+                large_bodies: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, usize::from),
+                ),
             }),
         })
     }
@@ -230,31 +236,40 @@ impl Waf {
     }
 }
 
-/// Admits the request (its `head`, and its `body`, read and put back as
-/// read when inspected) or answers it (403, or 413/408/400 for a body it
-/// could not read; the caller drains what is left unread).
-pub async fn inspect(
+/// Admits the request's head or answers it (403). The body is judged
+/// later, by [`admit_body`], once the cheaper checks have passed.
+// The refusal is the answer itself (as in `limits::enforce`).
+#[allow(clippy::result_large_err)]
+pub fn admit_head(waf: &Waf, head: &Parts, client: Option<IpAddr>) -> Result<(), Response> {
+    if waf.inner.enabled && waf.inspect_head(head, client).is_some() {
+        return Err(forbidden(&head.headers));
+    }
+    Ok(())
+}
+
+/// Admits the request's `body` (read and put back as read) or answers it
+/// (403, or 413/408/400 for a body it could not read, 503 when too many
+/// bodies are being inspected; the caller drains what is left unread).
+pub async fn admit_body(
     waf: &Waf,
     head: &Parts,
     body: &mut Body,
     client: Option<IpAddr>,
 ) -> Result<(), Response> {
-    if !waf.inner.enabled {
-        return Ok(());
-    }
-    if waf.inspect_head(head, client).is_some() {
-        return Err(forbidden(&head.headers));
-    }
-    if waf.is_allowed(client) || http_body::Body::is_end_stream(body) {
+    if !waf.inner.enabled || waf.is_allowed(client) || http_body::Body::is_end_stream(body) {
         return Ok(());
     }
     // Boxed: reading a body is the large part of this future, and bodiless
     // requests (most of them) would otherwise carry and copy it too.
-    Box::pin(inspect_body(waf, head, body)).await
+    Box::pin(read_and_inspect(waf, head, body)).await
 }
 
-/// Reads the body (within the size and time limits) and inspects it.
-async fn inspect_body(waf: &Waf, head: &Parts, body: &mut Body) -> Result<(), Response> {
+/// Reads the body (within the size and time limits) and inspects it. A
+/// large body (or one of unknown length) waits for one of a few places
+/// before it is read: inspecting costs CPU and holds the body in memory, and
+/// unbounded, forty of them at once held both cores and a gigabyte. A body
+/// that finds no place within the body deadline is answered 503.
+async fn read_and_inspect(waf: &Waf, head: &Parts, body: &mut Body) -> Result<(), Response> {
     let content_type = head
         .headers
         .get(header::CONTENT_TYPE)
@@ -262,6 +277,29 @@ async fn inspect_body(waf: &Waf, head: &Parts, body: &mut Body) -> Result<(), Re
     if content_type.is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/")) {
         return Ok(());
     }
+    let large = http_body::Body::size_hint(body)
+        .exact()
+        .is_none_or(|n| n > INSPECT_OFF_LOOP_BYTES as u64);
+    let _place = if large {
+        let place =
+            tokio::time::timeout(waf.inner.body_deadline, waf.inner.large_bodies.acquire()).await;
+        match place {
+            Ok(Ok(place)) => Some(place),
+            _ => {
+                metrics::counter!("waf_inspections_refused_total").increment(1);
+                let mut busy = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some("too many large requests are being inspected".to_owned()),
+                )
+                .into_response();
+                busy.headers_mut()
+                    .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+                return Err(busy);
+            }
+        }
+    } else {
+        None
+    };
     let collect =
         http_body_util::Limited::new(std::mem::take(body), waf.inner.body_limit).collect();
     let bytes: Bytes = match tokio::time::timeout(waf.inner.body_deadline, collect).await {
@@ -489,40 +527,24 @@ impl<'a> Scan<'a> {
                 }
             }
             Some(ct) if ct == "application/json" || ct.ends_with("+json") => {
-                match serde_json::from_str::<Value>(text) {
-                    Ok(json) => self.json(&json, &mut Vec::new()),
-                    Err(_) => self.value("body", "", text),
+                let mut json = serde_json::Deserializer::from_str(text);
+                let walked = JsonWalk {
+                    scan: &mut *self,
+                    path: &mut Vec::new(),
+                }
+                .deserialize(&mut json)
+                .and_then(|()| json.end());
+                if walked.is_err() && !self.done() {
+                    // Not JSON after all (or nested deeper than the parser
+                    // goes): judged as text.
+                    self.value("body", "", text);
                 }
             }
             _ => self.value("body", "", text),
         }
     }
 
-    fn json<'v>(&mut self, value: &'v Value, path: &mut Vec<&'v str>) {
-        match value {
-            Value::String(s) => {
-                if !path.last().is_some_and(|k| UNINSPECTED_FIELDS.contains(k)) {
-                    self.json_value(path, s);
-                }
-            }
-            Value::Array(items) => {
-                for item in items {
-                    self.json(item, path);
-                }
-            }
-            Value::Object(map) => {
-                for (key, item) in map {
-                    path.push(key);
-                    self.json_value(path, key);
-                    self.json(item, path);
-                    path.pop();
-                }
-            }
-            Value::Null | Value::Bool(_) | Value::Number(_) => {}
-        }
-    }
-
-    fn json_value(&mut self, path: &[&str], value: &str) {
+    fn json_value(&mut self, path: &[String], value: &str) {
         if !self.done() && self.matches(value) {
             self.value("body", &path.join("."), value);
         }
@@ -555,6 +577,96 @@ impl<'a> Scan<'a> {
         !raw.is_empty()
             && (!rules.decoded.matching(&decoded).is_empty()
                 || !rules.sql.matching(&decode::sql_view(&decoded)).is_empty())
+    }
+}
+
+/// A JSON body inspected while it is parsed: every string and key goes to
+/// the content rules as the parser meets it, named by its path, and no tree
+/// is built (a 1 MiB `[0,0,…]` became 25 MiB of values). Stops at the first
+/// blocking finding.
+struct JsonWalk<'s, 'w> {
+    scan: &'s mut Scan<'w>,
+    path: &'s mut Vec<String>,
+}
+
+impl<'w> JsonWalk<'_, 'w> {
+    fn nested(&mut self) -> JsonWalk<'_, 'w> {
+        JsonWalk {
+            scan: &mut *self.scan,
+            path: &mut *self.path,
+        }
+    }
+
+    /// Ends the walk once the request is blocked.
+    fn go_on<E: serde::de::Error>(&self) -> Result<(), E> {
+        if self.scan.done() {
+            Err(E::custom("blocked"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonWalk<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, json: D) -> Result<(), D::Error> {
+        json.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonWalk<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<(), E> {
+        let field = self.path.last().map(String::as_str);
+        if !field.is_some_and(|k| UNINSPECTED_FIELDS.contains(&k)) {
+            self.scan.json_value(self.path, value);
+        }
+        self.go_on()
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut items: A) -> Result<(), A::Error> {
+        while items.next_element_seed(self.nested())?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            self.path.push(key);
+            if let Some(key) = self.path.last() {
+                let key = key.clone();
+                self.scan.json_value(self.path, &key);
+            }
+            self.go_on()?;
+            map.next_value_seed(self.nested())?;
+            self.path.pop();
+        }
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::config::WafConfig;
+use serde_json::Value;
 
 const SECOND: std::time::Duration = std::time::Duration::from_secs(1);
 const ATTACKS: &str = include_str!("../../tests/waf-corpus/attacks.jsonl");
