@@ -417,3 +417,48 @@ async fn a_large_answer_goes_through_whole() {
         assert!(received[..] == big[..], "the body arrived altered");
     }
 }
+
+/// An IPv6 client holds a whole /64: its addresses share one budget, while
+/// the next /64 has its own (clients named by a trusted balancer).
+#[tokio::test]
+async fn an_ipv6_client_is_limited_per_slash_64() {
+    let (upstream, _) = counting_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let edge = gateway(
+        &upstream,
+        &[
+            ("CLOUDSEC_GATEWAY__TRUSTED_PROXIES", "[\"127.0.0.0/8\"]"),
+            (
+                "CLOUDSEC_GATEWAY__RATE_LIMIT__CREDENTIALS_PER_IP__PER_SECOND",
+                "1",
+            ),
+            (
+                "CLOUDSEC_GATEWAY__RATE_LIMIT__CREDENTIALS_PER_IP__BURST",
+                "5",
+            ),
+        ],
+        dir.path(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let login = |client_ip: String| {
+        client
+            .post(format!("{}/api/users/login", edge.url))
+            .header("x-forwarded-for", client_ip)
+            .json(&json!({"user": {"email": "x@example.com", "password": "wrong password"}}))
+            .send()
+    };
+    // Five addresses of one /64 spend its budget...
+    for i in 1..=5 {
+        let status = login(format!("2001:db8:1:2::{i:x}"))
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401);
+    }
+    let sixth = login("2001:db8:1:2:ffff::1".into()).await.unwrap();
+    assert_eq!(sixth.status(), 429, "the same /64");
+    // ...the next /64 is another client.
+    let other = login("2001:db8:1:3::1".into()).await.unwrap();
+    assert_eq!(other.status(), 401);
+}
