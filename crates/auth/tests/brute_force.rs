@@ -22,6 +22,13 @@ fn login(email: &str, password: &str) -> Value {
     json!({"user": {"email": email, "password": password}})
 }
 
+/// A login from `client`: its status.
+async fn log_in(auth: &TestAuth, client: &str, email: &str, password: &str) -> StatusCode {
+    auth.post_from(client, "/api/users/login", login(email, password))
+        .await
+        .0
+}
+
 /// Registers `name` from the owner's address (which the account then knows).
 async fn register(auth: &TestAuth, name: &str) {
     let (status, body) = auth
@@ -77,23 +84,15 @@ async fn a_guesser_holds_back_only_itself(backend: Backend) {
     assert!((1..=60).contains(&retry_after), "{retry_after}");
 
     // The owner, from another address, is not.
-    let (status, _) = auth
-        .post_from(
-            OWNER,
-            "/api/users/login",
-            login("victim@example.com", PASSWORD),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        log_in(&auth, OWNER, "victim@example.com", PASSWORD).await,
+        StatusCode::OK
+    );
     // Nor is anyone else from a new address.
-    let (status, _) = auth
-        .post_from(
-            "192.0.2.1",
-            "/api/users/login",
-            login("victim@example.com", PASSWORD),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        log_in(&auth, "192.0.2.1", "victim@example.com", PASSWORD).await,
+        StatusCode::OK
+    );
 
     // An unknown email is held back exactly the same.
     for _ in 0..5 {
@@ -155,23 +154,15 @@ async fn many_clients_close_an_account_only_to_clients_it_does_not_know(backend:
     assert_eq!(&statuses[..20], &[401; 20], "{statuses:?}");
     assert_eq!(&statuses[20..], &[429; 10], "{statuses:?}");
     // A client it does not know waits, even with the right password...
-    let (status, _) = auth
-        .post_from(
-            "192.0.2.1",
-            "/api/users/login",
-            login("victim@example.com", PASSWORD),
-        )
-        .await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        log_in(&auth, "192.0.2.1", "victim@example.com", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // ...the owner, from an address it logged in from, does not.
-    let (status, _) = auth
-        .post_from(
-            OWNER,
-            "/api/users/login",
-            login("victim@example.com", PASSWORD),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        log_in(&auth, OWNER, "victim@example.com", PASSWORD).await,
+        StatusCode::OK
+    );
 }
 
 async fn concurrent_guesses_cannot_overdraw_the_budget(backend: Backend) {
@@ -210,31 +201,21 @@ async fn a_busy_address_still_logs_in_to_accounts_that_know_it(backend: Backend)
     register(&auth, "colleague").await;
     // Someone behind the same address (a NAT) guesses across many accounts.
     for i in 0..10 {
-        let (status, _) = auth
-            .post_from(
-                OWNER,
-                "/api/users/login",
-                login(&format!("user{i}@example.com"), GUESS),
-            )
-            .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            log_in(&auth, OWNER, &format!("user{i}@example.com"), GUESS).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
-    let (status, _) = auth
-        .post_from(
-            OWNER,
-            "/api/users/login",
-            login("user11@example.com", GUESS),
-        )
-        .await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "new accounts wait");
-    let (status, _) = auth
-        .post_from(
-            OWNER,
-            "/api/users/login",
-            login("colleague@example.com", PASSWORD),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "a known account does not");
+    assert_eq!(
+        log_in(&auth, OWNER, "user11@example.com", GUESS).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "new accounts wait"
+    );
+    assert_eq!(
+        log_in(&auth, OWNER, "colleague@example.com", PASSWORD).await,
+        StatusCode::OK,
+        "a known account does not"
+    );
     assert!(audit_kinds(&auth).await.iter().any(|k| k == "ip_blocked"));
 }
 
@@ -270,23 +251,21 @@ async fn the_client_is_who_a_trusted_gateway_says(backend: Backend) {
     let auth = TestAuth::start_with(backend, config).await;
     register(&auth, "victim").await;
     for i in 0..5 {
-        let (status, _) = auth
-            .post_from(
+        assert_eq!(
+            log_in(
+                &auth,
                 &format!("198.51.100.{i}"),
-                "/api/users/login",
-                login("victim@example.com", GUESS),
+                "victim@example.com",
+                GUESS
             )
-            .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
+            .await,
+            StatusCode::UNAUTHORIZED
+        );
     }
-    let (status, _) = auth
-        .post_from(
-            "198.51.100.99",
-            "/api/users/login",
-            login("victim@example.com", GUESS),
-        )
-        .await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        log_in(&auth, "198.51.100.99", "victim@example.com", GUESS).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     let ips: Vec<Option<String>> =
         sqlx::query("SELECT ip FROM audit_events WHERE kind = 'login_failure'")
             .fetch_all(&auth.pool().await)

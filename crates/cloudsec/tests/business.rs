@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Running, register};
+use common::{Running, create_article, register};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -157,13 +157,7 @@ async fn malformed_profile_requests_cannot_take_profiles_down_for_everyone() {
         assert_eq!(r.status(), 200, "{name}");
         assert_eq!(r.json::<Value>().await.unwrap()["articlesCount"], 0);
     }
-    let created = client
-        .post(format!("{url}/api/articles"))
-        .header("Authorization", format!("Token {token}"))
-        .json(&json!({"article": {"title": "Still here", "description": "d", "body": "b"}}))
-        .send()
-        .await
-        .unwrap();
+    let created = create_article(&client, url, &token, "Still here").await;
     assert_eq!(created.status(), 201);
     for path in [
         "/api/articles",
@@ -209,13 +203,8 @@ async fn listings_are_bounded_and_comments_paged() {
         .unwrap();
     assert_eq!(feed.status(), 422);
 
-    let created: Value = client
-        .post(format!("{url}/api/articles"))
-        .header("Authorization", format!("Token {token}"))
-        .json(&json!({"article": {"title": "Talked about", "description": "d", "body": "b"}}))
-        .send()
+    let created: Value = create_article(&client, url, &token, "Talked about")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

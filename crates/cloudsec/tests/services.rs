@@ -8,8 +8,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Running, free_port, register};
-use serde_json::{Value, json};
+use common::{Running, create_article, free_port, register};
+use serde_json::Value;
 
 struct Cluster {
     auth: Running,
@@ -67,13 +67,7 @@ async fn reads_keep_working_from_cached_profiles_while_auth_is_down() {
     let token = register(&client, &url, "writer").await;
     // Registered, but its profile never read by the business service.
     let newcomer = register(&client, &url, "newcomer").await;
-    let created = client
-        .post(format!("{url}/api/articles"))
-        .header("Authorization", format!("Token {token}"))
-        .json(&json!({"article": {"title": "Outage", "description": "d", "body": "b"}}))
-        .send()
-        .await
-        .unwrap();
+    let created = create_article(&client, &url, &token, "Outage").await;
     assert_eq!(created.status(), 201);
     let slug = created.json::<Value>().await.unwrap()["article"]["slug"]
         .as_str()
@@ -130,16 +124,11 @@ async fn reads_keep_working_from_cached_profiles_while_auth_is_down() {
     assert!(login.status().is_server_error(), "{}", login.status());
 
     // A write whose author has a copy at hand succeeds and says so...
-    let create = |token: &str, title: &str| {
-        client
-            .post(format!("{url}/api/articles"))
-            .header("Authorization", format!("Token {token}"))
-            .json(&json!({"article": {"title": title, "description": "d", "body": "b"}}))
-            .send()
-    };
-    assert_eq!(create(&token, "During").await.unwrap().status(), 201);
+    let during = create_article(&client, &url, &token, "During").await;
+    assert_eq!(during.status(), 201);
     // ...one without is refused before anything is written, never stored behind a 503.
-    assert_eq!(create(&newcomer, "Lost").await.unwrap().status(), 503);
+    let lost = create_article(&client, &url, &newcomer, "Lost").await;
+    assert_eq!(lost.status(), 503);
     let list: Value = client
         .get(format!("{url}/api/articles"))
         .send()

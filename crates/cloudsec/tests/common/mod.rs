@@ -215,3 +215,19 @@ pub async fn serve(app: axum::Router) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     url
 }
+
+/// `POST /api/articles` with `token`: an article titled `title`.
+pub async fn create_article(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    title: &str,
+) -> reqwest::Response {
+    client
+        .post(format!("{url}/api/articles"))
+        .header("Authorization", format!("Token {token}"))
+        .json(&serde_json::json!({"article": {"title": title, "description": "d", "body": "b"}}))
+        .send()
+        .await
+        .unwrap()
+}
