@@ -113,10 +113,15 @@ async fn forty_large_bodies_at_once_do_not_take_the_memory() {
         }
     };
     peak = peak.max(rss_kib(pid));
+    // Each is read and refused by the business service (not JSON it takes),
+    // or, when the gateway's room for bodies stays full, shed with 503.
+    let mut refused = 0;
     for response in responses {
         let status = response.unwrap().status();
-        assert!(status.is_client_error(), "{status}");
+        assert!(status.is_client_error() || status == 503, "{status}");
+        refused += usize::from(status.is_client_error());
     }
+    assert!(refused >= 16, "only {refused} of 40 were read");
     let grown_mib = (peak - before) / 1024;
     assert!(grown_mib < 100, "RSS grew by {grown_mib} MiB");
 }

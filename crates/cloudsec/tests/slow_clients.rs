@@ -237,3 +237,45 @@ async fn silent_and_surplus_connections_are_closed() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+/// An HTTP/2 connection on which no request starts for the idle timeout is
+/// closed (hyper's server would keep it open for ever, answering pings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Running::up(
+        dir.path(),
+        0,
+        &[
+            ("CLOUDSEC_GATEWAY__UPSTREAM_TIMEOUT_SECS", "1"),
+            ("CLOUDSEC_GATEWAY__LIMITS__IDLE_TIMEOUT_SECS", "2"),
+        ],
+    )
+    .await;
+    let addr = platform.url.trim_start_matches("http://").to_owned();
+    let tcp = TcpStream::connect(&addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    let connection = tokio::spawn(connection);
+    for _ in 0..2 {
+        let request = hyper::Request::get(format!("{}/api/tags", platform.url))
+            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    // Active every 1.5 s: still open. Then idle: closed within the timeout and a check.
+    let idle_since = Instant::now();
+    tokio::time::timeout(Duration::from_secs(6), connection)
+        .await
+        .expect("the server closed the idle connection")
+        .unwrap()
+        .ok();
+    let idle = idle_since.elapsed();
+    assert!(idle >= Duration::from_millis(400), "{idle:?}");
+}

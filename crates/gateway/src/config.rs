@@ -138,6 +138,9 @@ pub struct Limits {
     /// Longest pause while a request body arrives, and the most time the WAF
     /// waits for a whole body it inspects (408 beyond).
     pub body_read_timeout_ms: u64,
+    /// A client connection on which no request starts for this long is
+    /// closed (an idle HTTP/2 connection would stay open for ever).
+    pub idle_timeout_secs: u64,
     /// Open client connections at most; more are closed at once.
     pub max_connections: usize,
     /// Open connections per client address (IPv6: per /64) at most; 0: no
@@ -153,6 +156,7 @@ impl Default for Limits {
             body_bytes: 1024 * 1024,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 30_000,
+            idle_timeout_secs: 75,
             max_connections: 10_000,
             max_connections_per_ip: 256,
         }
@@ -363,6 +367,22 @@ impl Validate for Config {
             if !(100..=600_000).contains(&ms) {
                 errors.push(ConfigError::new(key, "must be between 100 and 600000"));
             }
+        }
+        // A request in flight alone does not keep its connection open.
+        let longest = self
+            .route_timeouts
+            .values()
+            .copied()
+            .chain([self.upstream_timeout_secs])
+            .max()
+            .unwrap_or(0);
+        if self.limits.idle_timeout_secs <= longest || self.limits.idle_timeout_secs > 3600 {
+            errors.push(ConfigError::new(
+                "gateway.limits.idle_timeout_secs",
+                format!(
+                    "must be longer than the longest upstream timeout ({longest} s) and at most 3600"
+                ),
+            ));
         }
         if !(1..=1_000_000).contains(&self.limits.max_connections) {
             errors.push(ConfigError::new(

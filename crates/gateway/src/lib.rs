@@ -164,6 +164,7 @@ pub fn serve_options(
         max_connections: config.limits.max_connections,
         max_connections_per_ip: config.limits.max_connections_per_ip,
         uncapped: config.trusted_proxies.clone(),
+        idle_timeout: Some(Duration::from_secs(config.limits.idle_timeout_secs)),
     }
 }
 
@@ -262,8 +263,10 @@ async fn admit(
     let (head, mut body) = request.into_parts();
     let checked = async {
         limits::enforce(&inner.limits, &head, &mut body)?;
-        routes::refuse_unserved(route, &head)?;
+        // Before the route's answer: a denied address or a scanner's probe
+        // of a path no endpoint has is refused (and logged) as such.
         waf::admit_head(&inner.waf, &head, client)?;
+        routes::refuse_unserved(route, &head)?;
         rate_limit::by_client(&inner.rate_limits, route, client).await?;
         let subject = edge_auth::check(&inner.edge, &head, route).await?;
         rate_limit::by_subject(&inner.rate_limits, subject.as_ref()).await?;

@@ -44,6 +44,9 @@ pub struct ServeOptions {
     /// front, which carry many clients) count only towards the total.
     pub max_connections_per_ip: usize,
     pub uncapped: Vec<ipnet::IpNet>,
+    /// A connection on which no request starts for this long is closed
+    /// (mind requests that take longer: one in flight alone does not count).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for ServeOptions {
@@ -56,6 +59,7 @@ impl Default for ServeOptions {
             max_connections: 10_000,
             max_connections_per_ip: 0,
             uncapped: Vec::new(),
+            idle_timeout: None,
         }
     }
 }
@@ -135,6 +139,7 @@ pub async fn serve(
             peer,
             body_read_timeout: options.body_read_timeout,
             handshake_timeout: options.header_read_timeout,
+            idle_timeout: options.idle_timeout,
             tls: acceptor.clone(),
             watcher: graceful.watcher(),
         };
@@ -285,6 +290,8 @@ impl Admission {
 
     fn admit(&self, peer: std::net::IpAddr) -> Option<Admitted> {
         let inner = &self.inner;
+        // An IPv4 balancer on a dual-stack listener arrives as ::ffff:a.b.c.d.
+        let peer = peer.to_canonical();
         let ip = (inner.max_per_ip > 0 && !inner.uncapped.iter().any(|n| n.contains(&peer)))
             .then(|| crate::client_ip::bucket(peer));
         let mut open = inner.open.lock().ok()?;
@@ -334,6 +341,7 @@ struct Connection<A> {
     peer: SocketAddr,
     body_read_timeout: Duration,
     handshake_timeout: Duration,
+    idle_timeout: Option<Duration>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     watcher: Watcher,
 }
@@ -363,12 +371,12 @@ impl<A: App> Connection<A> {
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let peer = self.peer;
-        let requested = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let requests = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let service = PerConnection {
             app: self.app,
             peer,
             body_read_timeout: self.body_read_timeout,
-            requested: requested.clone(),
+            requests: requests.clone(),
         };
         let connection = self
             .builder
@@ -376,15 +384,32 @@ impl<A: App> Connection<A> {
             .into_owned();
         let served = self.watcher.watch(connection);
         tokio::pin!(served);
-        let outcome = tokio::select! {
-            outcome = &mut served => outcome,
-            () = tokio::time::sleep_until(first_request_by) => {
-                if !requested.load(std::sync::atomic::Ordering::Relaxed) {
-                    tracing::debug!(%peer, "no request in time: connection closed");
-                    metrics::counter!("connections_closed_silent_total").increment(1);
-                    return;
+        // Closed when no request has started by the deadline: the first one
+        // within the handshake timeout, then one within each idle period
+        // (HTTP/2 keeps an idle connection open forever otherwise; an idle
+        // HTTP/1 one hyper closes after its header timeout).
+        let mut deadline = match self.idle_timeout {
+            Some(idle) => first_request_by.min(tokio::time::Instant::now() + idle),
+            None => first_request_by,
+        };
+        let mut seen = 0;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut served => break outcome,
+                () = tokio::time::sleep_until(deadline) => {
+                    let started = requests.load(std::sync::atomic::Ordering::Relaxed);
+                    if started == seen {
+                        let why = if seen == 0 { "silent" } else { "idle" };
+                        tracing::debug!(%peer, why, "no request in time: connection closed");
+                        metrics::counter!("connections_closed_total", "why" => why).increment(1);
+                        return;
+                    }
+                    let Some(idle) = self.idle_timeout else {
+                        break served.await;
+                    };
+                    seen = started;
+                    deadline = tokio::time::Instant::now() + idle;
                 }
-                served.await
             }
         };
         if let Err(e) = outcome {
@@ -402,8 +427,8 @@ struct PerConnection<A> {
     app: A,
     peer: SocketAddr,
     body_read_timeout: Duration,
-    /// A request came on this connection (it is not a silent one).
-    requested: Arc<std::sync::atomic::AtomicBool>,
+    /// Requests started on this connection (none: a silent one).
+    requests: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl<A: App> hyper::service::Service<http::Request<Incoming>> for PerConnection<A> {
@@ -412,8 +437,8 @@ impl<A: App> hyper::service::Service<http::Request<Incoming>> for PerConnection<
     type Future = Either<A::Future, Oneshot<A, Request>>;
 
     fn call(&self, request: http::Request<Incoming>) -> Self::Future {
-        self.requested
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (mut head, body) = request.into_parts();
         head.extensions.insert(ConnectInfo(self.peer));
         // Only a body still to come gets the timeout: the wrapper would

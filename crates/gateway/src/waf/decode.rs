@@ -209,10 +209,15 @@ fn hex_char(s: &str, len: usize) -> Option<char> {
 }
 
 /// U+FF01–U+FF5E are full-width forms of `!`–`~`; some back ends fold them.
+/// Full-width ASCII as ASCII, and every Unicode space (and the byte-order
+/// mark) as an ASCII space: JavaScript reads U+00A0, U+2028, U+3000… as
+/// white space, and the rules' classes are ASCII (`rules.rs`).
 fn fullwidth_to_ascii(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{FEFF}' => ' ',
+            c if !c.is_ascii() && c.is_whitespace() => ' ',
             _ => c,
         })
         .collect()
@@ -230,6 +235,10 @@ mod tests {
         assert_eq!(normalize("%u0027 or 1=1"), "' or 1=1");
         assert_eq!(normalize("\u{FF1C}script\u{FF1E}"), "<script>");
         assert_eq!(normalize("java&Tab;script&colon;"), "java\tscript:");
+        assert_eq!(
+            normalize("x';\u{2028}alert\u{A0}(1)\u{3000}\u{FEFF}"),
+            "x'; alert (1)  "
+        );
     }
 
     #[test]

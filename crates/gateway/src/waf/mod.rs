@@ -83,9 +83,11 @@ struct Inner {
     deny: Vec<IpNet>,
     body_limit: usize,
     body_deadline: std::time::Duration,
-    /// Large bodies read and inspected at once, at most: one per core (see
-    /// [`read_and_inspect`]).
-    large_bodies: tokio::sync::Semaphore,
+    /// Bytes of bodies held for inspection at once, at most (see
+    /// [`read_within_budget`]).
+    held_bytes: tokio::sync::Semaphore,
+    /// Large bodies inspected at once on the blocking pool: one per core.
+    inspecting: tokio::sync::Semaphore,
 }
 
 /// Values a rule set was run over and matched nothing, remembered per event
@@ -154,7 +156,10 @@ impl Waf {
                 deny: config.deny_ips.clone(),
                 body_limit,
                 body_deadline,
-                large_bodies: tokio::sync::Semaphore::new(
+                held_bytes: tokio::sync::Semaphore::new(
+                    body_limit.saturating_mul(HELD_BODIES).max(1 << 20),
+                ),
+                inspecting: tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(1, usize::from),
                 ),
             }),
@@ -264,11 +269,7 @@ pub async fn admit_body(
     Box::pin(read_and_inspect(waf, head, body)).await
 }
 
-/// Reads the body (within the size and time limits) and inspects it. A
-/// large body (or one of unknown length) waits for one of a few places
-/// before it is read: inspecting costs CPU and holds the body in memory, and
-/// unbounded, forty of them at once held both cores and a gigabyte. A body
-/// that finds no place within the body deadline is answered 503.
+/// Reads the body (within the size and time limits) and inspects it.
 async fn read_and_inspect(waf: &Waf, head: &Parts, body: &mut Body) -> Result<(), Response> {
     let content_type = head
         .headers
@@ -277,41 +278,28 @@ async fn read_and_inspect(waf: &Waf, head: &Parts, body: &mut Body) -> Result<()
     if content_type.is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/")) {
         return Ok(());
     }
-    let large = http_body::Body::size_hint(body)
-        .exact()
-        .is_none_or(|n| n > INSPECT_OFF_LOOP_BYTES as u64);
-    let _place = if large {
-        let place =
-            tokio::time::timeout(waf.inner.body_deadline, waf.inner.large_bodies.acquire()).await;
-        match place {
-            Ok(Ok(place)) => Some(place),
-            _ => {
-                metrics::counter!("waf_inspections_refused_total").increment(1);
-                let mut busy = Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Some("too many large requests are being inspected".to_owned()),
-                )
-                .into_response();
-                busy.headers_mut()
-                    .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
-                return Err(busy);
-            }
-        }
-    } else {
-        None
-    };
-    let collect =
-        http_body_util::Limited::new(std::mem::take(body), waf.inner.body_limit).collect();
-    let bytes: Bytes = match tokio::time::timeout(waf.inner.body_deadline, collect).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+    let read = tokio::time::timeout(waf.inner.body_deadline, read_within_budget(waf, body)).await;
+    let (bytes, _held) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(Unread::TooLarge)) => {
             return Err(Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Some(format!("body larger than {} bytes", waf.inner.body_limit)),
             )
             .into_response());
         }
-        Ok(Err(e)) if !timed_out(&*e) => {
+        Ok(Err(Unread::Busy)) => {
+            metrics::counter!("waf_inspections_refused_total").increment(1);
+            let mut busy = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("too many large requests are being inspected".to_owned()),
+            )
+            .into_response();
+            busy.headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+            return Err(busy);
+        }
+        Ok(Err(Unread::Broken)) => {
             return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
                 Some("the request body could not be read".to_owned()),
@@ -319,7 +307,7 @@ async fn read_and_inspect(waf: &Waf, head: &Parts, body: &mut Body) -> Result<()
             .into_response());
         }
         // Too slow overall, or a pause longer than the server's body timeout.
-        Ok(Err(_)) | Err(_) => {
+        Ok(Err(Unread::Slow)) | Err(_) => {
             return Err(Problem::new(
                 StatusCode::REQUEST_TIMEOUT,
                 Some("the request body did not arrive in time".to_owned()),
@@ -334,6 +322,62 @@ async fn read_and_inspect(waf: &Waf, head: &Parts, body: &mut Body) -> Result<()
     Ok(())
 }
 
+/// Why a body was not read whole.
+enum Unread {
+    TooLarge,
+    /// The budget of bytes held for inspection stayed spent.
+    Busy,
+    Broken,
+    Slow,
+}
+
+/// How long a chunk waits for room in the bytes held for inspection.
+const BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the body chunk by chunk, each chunk taking its size from the bytes
+/// all bodies being inspected may hold together (`Inner::held_bytes`), given
+/// back when the returned permit drops. Memory is bounded whatever the
+/// number of bodies, and a slow body holds only what it has sent: a place
+/// per body, taken before reading, was held by two slow senders for the
+/// whole body timeout.
+async fn read_within_budget<'w>(
+    waf: &'w Waf,
+    body: &mut Body,
+) -> Result<(Bytes, Option<tokio::sync::SemaphorePermit<'w>>), Unread> {
+    let mut limited = http_body_util::Limited::new(std::mem::take(body), waf.inner.body_limit);
+    let mut buffer = bytes::BytesMut::new();
+    let mut held: Option<tokio::sync::SemaphorePermit<'w>> = None;
+    while let Some(frame) = limited.frame().await {
+        let frame = frame.map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Unread::TooLarge
+            } else if timed_out(&*e) {
+                Unread::Slow
+            } else {
+                Unread::Broken
+            }
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let size = u32::try_from(data.len()).map_err(|_| Unread::TooLarge)?;
+        let room = tokio::time::timeout(BUDGET_WAIT, waf.inner.held_bytes.acquire_many(size))
+            .await
+            .map_err(|_| Unread::Busy)?
+            .map_err(|_| Unread::Busy)?;
+        match &mut held {
+            Some(held) => held.merge(room),
+            None => held = Some(room),
+        }
+        buffer.extend_from_slice(&data);
+    }
+    Ok((buffer.freeze(), held))
+}
+
+/// Bodies of the largest size that may be held for inspection at once (16 MiB
+/// at the default 1 MiB limit); more wait, and get 503 after [`BUDGET_WAIT`].
+const HELD_BODIES: usize = 16;
+
 /// Bodies larger than this are inspected on the blocking pool: a 1 MiB body
 /// takes about 6 ms of CPU, which on the connection's event loop would hold
 /// up every other connection served there.
@@ -343,6 +387,10 @@ async fn body_blocked(waf: &Waf, content_type: Option<&str>, bytes: &Bytes) -> b
     if bytes.len() <= INSPECT_OFF_LOOP_BYTES {
         return waf.inspect_body(content_type, bytes).is_some();
     }
+    // One per core: more would only queue on the blocking pool, each holding its body.
+    let Ok(_inspecting) = waf.inner.inspecting.acquire().await else {
+        return true;
+    };
     let (waf, bytes) = (waf.clone(), bytes.clone());
     let content_type = content_type.map(str::to_owned);
     tokio::task::spawn_blocking(move || waf.inspect_body(content_type.as_deref(), &bytes).is_some())

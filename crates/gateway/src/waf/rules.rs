@@ -185,7 +185,7 @@ pub static RULES: &[Rule] = &[
         "xss-script-url",
         Xss,
         Decoded,
-        r"(j\s*a\s*v\s*a|v\s*b|l\s*i\s*v\s*e)\s*s\s*c\s*r\s*i\s*p\s*t\s*:\s*(//|/\*|[\w$.]+\s*[(`=\[]|\(|\[)",
+        r"(j\s*a\s*v\s*a|v\s*b|l\s*i\s*v\s*e)\s*s\s*c\s*r\s*i\s*p\s*t\s*:\s*(//|/\*|[\w$.\x80-\xFF]+\s*[(`=\[]|\(|\[)",
     ),
     rule(
         "xss-dangerous-tag",
