@@ -23,7 +23,7 @@ pub struct Config {
     pub profile_cache_ttl_ms: u64,
     /// Serve tag list, articles by slug and listing pages from the read cache.
     pub read_cache: bool,
-    /// Memory the read cache may hold, in bytes (articles, pages, slugs).
+    /// Memory the read cache may hold, in bytes (articles, tag lists, pages, slugs).
     pub read_cache_bytes: u64,
     pub limits: Limits,
 }

@@ -423,7 +423,7 @@ async fn the_read_cache_stays_within_its_byte_budget() {
     }
     let held = cached.weighed_bytes().await;
     assert!(held <= budget, "{held} bytes held, budget {budget}");
-    assert!(held > budget / 2, "the cache is used: {held} bytes");
+    assert!(held > budget / 4, "the cache is used: {held} bytes");
     // A repeated listing is answered whole from what is held or from the store.
     let (again, _) = cached.list_articles(&filter, 20, 119).await.unwrap();
     assert_eq!(again.len(), 1);

@@ -32,8 +32,9 @@ const TTL: Duration = Duration::from_secs(30);
 /// One listing page: its articles' ids and the total number of matches.
 type Page = (Vec<String>, u64);
 
-/// Of the byte budget: articles get this many eighths, pages and slugs one each.
-const ARTICLE_EIGHTHS: u64 = 6;
+/// Of the byte budget: articles get this many eighths; tag lists, pages and
+/// slugs one each.
+const ARTICLE_EIGHTHS: u64 = 5;
 /// What an entry costs besides its text: the cache's own bookkeeping.
 const ENTRY_OVERHEAD: usize = 128;
 
@@ -76,7 +77,14 @@ impl CachedStore {
         Self {
             inner,
             generation: redis.map_or(Generation::Local(AtomicU64::new(0)), Generation::Shared),
-            tags: Cache::builder().max_capacity(16).time_to_live(TTL).build(),
+            tags: Cache::builder()
+                .max_capacity(eighth)
+                .weigher(|_, tags: &Arc<Vec<String>>| {
+                    let bytes: usize = tags.iter().map(|t| t.len() + 24).sum();
+                    u32::try_from(bytes + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+                })
+                .time_to_live(TTL)
+                .build(),
             articles: Cache::builder()
                 .max_capacity(eighth * ARTICLE_EIGHTHS)
                 .weigher(|_, article: &Arc<Article>| article_bytes(article))
@@ -103,10 +111,14 @@ impl CachedStore {
 
     /// The bytes held now (after pending evictions), for tests and metrics.
     pub async fn weighed_bytes(&self) -> u64 {
+        self.tags.run_pending_tasks().await;
         self.articles.run_pending_tasks().await;
         self.slugs.run_pending_tasks().await;
         self.pages.run_pending_tasks().await;
-        self.articles.weighted_size() + self.slugs.weighted_size() + self.pages.weighted_size()
+        self.tags.weighted_size()
+            + self.articles.weighted_size()
+            + self.slugs.weighted_size()
+            + self.pages.weighted_size()
     }
 
     /// Holds `article` under `generation` (once, however many pages show it).
