@@ -16,7 +16,7 @@ mod limits;
 mod pool;
 mod proxy;
 mod rate_limit;
-mod routes;
+pub mod routes;
 mod security_headers;
 mod static_files;
 pub mod tls;

@@ -73,10 +73,10 @@ async fn forward(
     add_forwarded(
         headers,
         peer,
+        client,
         &gateway.inner.trusted_proxies,
         gateway.inner.tls,
     );
-    state_client(headers, client);
     trace_context::inject(headers, parent.as_ref());
 
     // The upstream gets the origin form (`/path?query`) of an absolute-form
@@ -240,20 +240,23 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 /// What a client may claim about the hops before it (compared as text, as
 /// [`is_hop_by_hop`] does).
-const FORWARDING: [&str; 4] = [
+const FORWARDING: [&str; 5] = [
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
     "forwarded",
+    "x-real-ip",
 ];
 
 /// Sets `X-Forwarded-For`/`-Proto` (`https` when the gateway terminates
-/// TLS). What a client sent in these headers is kept only when the client is
+/// TLS) and states the resolved `client` in `X-Real-IP`
+/// ([`platform::client_ip::CLIENT_IP`]). What a client sent in these headers is kept only when the client is
 /// a trusted proxy (a load balancer in front); anyone else's claims are
 /// dropped, so the services behind never see an address the client chose.
 fn add_forwarded(
     headers: &mut HeaderMap,
     peer: Option<SocketAddr>,
+    client: Option<IpAddr>,
     trusted: &[ipnet::IpNet],
     tls: bool,
 ) {
@@ -269,6 +272,7 @@ fn add_forwarded(
             headers.remove(name);
         }
     }
+    let mut stated = false;
     if let Some(peer) = peer {
         let mut buffer = [0; 15];
         let ip = ip_text(peer.ip(), &mut buffer);
@@ -280,8 +284,16 @@ fn add_forwarded(
             None => HeaderValue::from_str(&ip),
         };
         if let Ok(value) = value {
+            // Not behind a trusted proxy, the peer is the client: one text for both.
+            if !from_trusted && client == Some(peer.ip().to_canonical()) {
+                headers.insert(platform::client_ip::CLIENT_IP, value.clone());
+                stated = true;
+            }
             headers.insert(X_FORWARDED_FOR, value);
         }
+    }
+    if !stated {
+        state_client(headers, client);
     }
     if !from_trusted || !headers.contains_key(&X_FORWARDED_PROTO) {
         const HTTP: HeaderValue = HeaderValue::from_static("http");
@@ -402,18 +414,25 @@ mod tests {
         add_forwarded(
             &mut h,
             Some(SocketAddr::from(([10, 0, 0, 5], 5000))),
+            Some("203.0.113.7".parse().unwrap()),
             &trusted,
             false,
         );
         assert_eq!(h[&X_FORWARDED_FOR], "203.0.113.7, 10.0.0.5");
+        assert_eq!(
+            h["x-real-ip"], "203.0.113.7",
+            "the client behind the balancer"
+        );
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
 
         let mut h = HeaderMap::new();
         h.insert(X_FORWARDED_FOR, HeaderValue::from_static("1.2.3.4"));
         h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        h.insert("x-real-ip", HeaderValue::from_static("1.2.3.4"));
         add_forwarded(
             &mut h,
             Some(SocketAddr::from(([198, 51, 100, 9], 5000))),
+            Some("198.51.100.9".parse().unwrap()),
             &trusted,
             false,
         );
@@ -421,6 +440,7 @@ mod tests {
             h[&X_FORWARDED_FOR], "198.51.100.9",
             "a client's own claim is dropped"
         );
+        assert_eq!(h["x-real-ip"], "198.51.100.9", "the peer is the client");
         assert_eq!(h[&X_FORWARDED_PROTO], "http");
 
         // Every claim of an untrusted client goes, whichever it made.
@@ -431,6 +451,7 @@ mod tests {
         add_forwarded(
             &mut h,
             Some(SocketAddr::from(([198, 51, 100, 9], 5000))),
+            Some("198.51.100.9".parse().unwrap()),
             &trusted,
             true,
         );

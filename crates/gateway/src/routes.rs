@@ -213,22 +213,75 @@ fn covers(prefix: &str, path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// Whether `path` has the shape of `pattern`, segment by segment.
-fn matches(pattern: &str, path: &str) -> bool {
-    let mut wanted = pattern.split('/');
-    let mut given = path.split('/');
-    loop {
-        match (wanted.next(), given.next()) {
-            (None, None) => return true,
-            (Some(w), Some(g)) if w.starts_with('{') => {
-                if g.is_empty() {
-                    return false;
-                }
-            }
-            (Some(w), Some(g)) if w == g => {}
-            _ => return false,
-        }
+/// One segment of a pattern.
+enum Segment {
+    Literal(&'static str),
+    /// `{…}`: any one non-empty segment.
+    Param,
+}
+
+/// An endpoint's pattern split into segments, once.
+struct Compiled {
+    segments: Vec<Segment>,
+    endpoint: &'static Endpoint,
+}
+
+impl Compiled {
+    fn matches(&self, given: &[&[u8]]) -> bool {
+        self.segments.len() == given.len()
+            && self
+                .segments
+                .iter()
+                .zip(given)
+                .all(|(want, got)| match want {
+                    Segment::Literal(literal) => literal.as_bytes() == *got,
+                    Segment::Param => !got.is_empty(),
+                })
     }
+}
+
+static COMPILED: std::sync::LazyLock<Vec<Compiled>> = std::sync::LazyLock::new(|| {
+    ENDPOINTS
+        .iter()
+        .map(|endpoint| Compiled {
+            segments: endpoint
+                .pattern
+                .split('/')
+                .skip(1)
+                .map(|s| {
+                    if s.starts_with('{') {
+                        Segment::Param
+                    } else {
+                        Segment::Literal(s)
+                    }
+                })
+                .collect(),
+            endpoint,
+        })
+        .collect()
+});
+
+/// No endpoint has more segments than this; a longer path is none's.
+const MAX_SEGMENTS: usize = 8;
+
+/// The endpoints whose pattern `path` has, in table order.
+fn matching(path: &str) -> impl Iterator<Item = &'static Endpoint> {
+    let mut given: [&[u8]; MAX_SEGMENTS] = [b""; MAX_SEGMENTS];
+    let mut count = 0;
+    // Split as bytes: `str::split` with a `char` searches with a general
+    // matcher that cost more than the whole table (docs/performance.md).
+    for segment in path.as_bytes().split(|&b| b == b'/').skip(1) {
+        if count == MAX_SEGMENTS {
+            count = MAX_SEGMENTS + 1;
+            break;
+        }
+        given[count] = segment;
+        count += 1;
+    }
+    COMPILED
+        .iter()
+        .filter(move |c| count <= MAX_SEGMENTS && c.matches(&given[..count]))
+        .map(|c| c.endpoint)
 }
 
 /// Where `method path` goes: decided from the request line alone, before
@@ -240,13 +293,11 @@ pub fn route(method: &Method, path: &str) -> Route {
         method
     };
     let mut path_known = false;
-    for endpoint in ENDPOINTS {
-        if matches(endpoint.pattern, path) {
-            if endpoint.method == method {
-                return Route::Upstream(endpoint);
-            }
-            path_known = true;
+    for endpoint in matching(path) {
+        if endpoint.method == method {
+            return Route::Upstream(endpoint);
         }
+        path_known = true;
     }
     if path_known {
         Route::MethodNotAllowed
@@ -270,10 +321,7 @@ pub fn refuse_unserved(route: Route, head: &http::request::Parts) -> Result<(), 
         )
         .into_response()),
         Route::MethodNotAllowed => {
-            let path = head.uri.path();
-            let mut allowed: Vec<&str> = ENDPOINTS
-                .iter()
-                .filter(|e| matches(e.pattern, path))
+            let mut allowed: Vec<&str> = matching(head.uri.path())
                 .map(|e| e.method.as_str())
                 .collect();
             if allowed.contains(&"GET") {
@@ -342,6 +390,17 @@ mod tests {
             Some(Upstream::Business)
         );
         assert_eq!(upstream(Method::GET, "/api/tags"), Some(Upstream::Business));
+    }
+
+    #[test]
+    fn every_pattern_fits_the_matcher() {
+        for c in COMPILED.iter() {
+            assert!(c.segments.len() <= MAX_SEGMENTS, "{}", c.endpoint.pattern);
+        }
+        assert_eq!(
+            route(&Method::GET, "/api/articles/a/comments/1/b/c/d/e/f"),
+            Route::UnknownApi
+        );
     }
 
     #[test]
