@@ -25,7 +25,7 @@ use axum::Router;
 use ipnet::IpNet;
 use platform::context::Context;
 use platform::revocation::DenyList;
-use platform::tokens::{AccessClaims, Verifier};
+use platform::tokens::{AccessClaims, Gate, Refusal, Verifier};
 
 pub use config::Config;
 
@@ -53,7 +53,8 @@ struct Inner {
     hasher: PasswordHasherPool,
     policy: PasswordPolicy,
     keys: SigningKeys,
-    verifier: Verifier,
+    /// Access tokens checked against the signing keys at hand and the deny-list.
+    gate: Gate,
     deny: DenyList,
     brute_force: BruteForce,
     audit: Audit,
@@ -73,6 +74,7 @@ impl State {
         let keys = SigningKeys::open(secrets.clone()).context("loading signing keys")?;
         keys.watch(context.shutdown.clone());
         let verifier = Verifier::new(&config.issuer, &config.audience, keys.verification_keys());
+        let gate = Gate::new(verifier, None, context.deny.clone());
         let emails = EmailVault::open(secrets).context("loading email keys")?;
         let service_secret = platform::secrets::service_client_password(secrets)?;
         let deny = context.deny.clone();
@@ -91,7 +93,7 @@ impl State {
                 config: config.clone(),
                 db,
                 keys,
-                verifier,
+                gate,
                 deny,
                 emails,
                 service_secret,
@@ -102,20 +104,17 @@ impl State {
 
     /// Verifies an access token and checks it against the deny-list.
     pub(crate) async fn verify(&self, token: &[u8]) -> Result<Arc<AccessClaims>, Error> {
-        let claims = self.inner.verifier.verify(token).map_err(|e| {
-            tracing::debug!(reason = %e, "access token refused");
-            Error::TokenInvalid
-        })?;
-        if self
-            .inner
-            .deny
-            .is_revoked(&claims)
+        self.inner
+            .gate
+            .check(token)
             .await
-            .map_err(anyhow::Error::from)?
-        {
-            return Err(Error::TokenInvalid);
-        }
-        Ok(claims)
+            .map_err(|refusal| match refusal {
+                Refusal::Invalid(reason) => {
+                    tracing::debug!(%reason, "access token refused");
+                    Error::TokenInvalid
+                }
+                Refusal::Unavailable(reason) => anyhow::anyhow!("deny-list: {reason}").into(),
+            })
     }
 
     /// How long a session's access tokens can still be alive.

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use platform::jwks::RemoteKeys;
-use platform::revocation::DenyList;
-use platform::tokens::{self, TokenError, Verifier};
+use platform::tokens::{self, Gate, Refusal, Verifier};
 use serde::Deserialize;
 use url::Url;
 
@@ -17,11 +15,7 @@ use crate::State;
 use crate::error::Error;
 
 pub enum Authenticator {
-    Local {
-        verifier: Box<Verifier>,
-        keys: RemoteKeys,
-        deny: DenyList,
-    },
+    Local(Box<Gate>),
     Introspect {
         client: reqwest::Client,
         url: Url,
@@ -40,30 +34,17 @@ impl Authenticator {
     /// The user id of a valid, unrevoked token (as it came in the header).
     pub async fn authenticate(&self, token: &[u8]) -> Result<String, Error> {
         match self {
-            Self::Local {
-                verifier,
-                keys,
-                deny,
-            } => {
-                let claims = match verifier.verify(token) {
-                    Err(TokenError::UnknownKey) if keys.refresh_for_unknown_kid().await => {
-                        verifier.verify(token)
-                    }
-                    other => other,
+            Self::Local(gate) => match gate.check(token).await {
+                Ok(claims) => Ok(claims.sub.clone()),
+                Err(Refusal::Invalid(reason)) => {
+                    tracing::debug!(%reason, "access token refused");
+                    Err(Error::TokenInvalid)
                 }
-                .map_err(|e| {
-                    tracing::debug!(reason = %e, "access token refused");
-                    Error::TokenInvalid
-                })?;
-                if deny
-                    .is_revoked(&claims)
-                    .await
-                    .map_err(|_| Error::Unavailable("token"))?
-                {
-                    return Err(Error::TokenInvalid);
+                Err(Refusal::Unavailable(reason)) => {
+                    tracing::error!(%reason, "revocation list unavailable");
+                    Err(Error::Unavailable("token"))
                 }
-                Ok(claims.sub.clone())
-            }
+            },
             Self::Introspect {
                 client,
                 url,

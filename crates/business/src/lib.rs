@@ -17,7 +17,7 @@ use anyhow::Context as _;
 use axum::Router;
 use platform::context::Context;
 use platform::jwks::RemoteKeys;
-use platform::tokens::Verifier;
+use platform::tokens::{Gate, Verifier};
 
 pub use config::Config;
 pub use error::Error;
@@ -65,15 +65,12 @@ impl State {
                         .context("business.auth_url")?,
                 );
                 keys.spawn_refresh(context.shutdown.clone());
-                Authenticator::Local {
-                    verifier: Box::new(Verifier::new(
-                        &tokens.issuer,
-                        &tokens.audience,
-                        keys.keys(),
-                    )),
-                    keys,
-                    deny: context.deny.clone(),
-                }
+                let verifier = Verifier::new(&tokens.issuer, &tokens.audience, keys.keys());
+                Authenticator::Local(Box::new(Gate::new(
+                    verifier,
+                    Some(keys),
+                    context.deny.clone(),
+                )))
             }
             config::TokenValidation::Introspect => Authenticator::Introspect {
                 client: reqwest::Client::new(),

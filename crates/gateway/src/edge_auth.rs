@@ -11,30 +11,19 @@ use http::request::Parts;
 use platform::jwks::RemoteKeys;
 use platform::problem::RealWorldErrors;
 use platform::revocation::DenyList;
-use platform::tokens::{self, TokenError, Verifier};
+use platform::tokens::{self, Gate, Refusal, Verifier};
 
 use crate::routes::{Route, Token};
 
 #[derive(Clone)]
 pub struct EdgeAuth {
-    // Shared: the middleware clones its state for every request.
-    inner: std::sync::Arc<Checker>,
-}
-
-struct Checker {
-    verifier: Verifier,
-    keys: RemoteKeys,
-    deny: DenyList,
+    gate: std::sync::Arc<Gate>,
 }
 
 impl EdgeAuth {
     pub fn new(verifier: Verifier, keys: RemoteKeys, deny: DenyList) -> Self {
         Self {
-            inner: std::sync::Arc::new(Checker {
-                verifier,
-                keys,
-                deny,
-            }),
+            gate: std::sync::Arc::new(Gate::new(verifier, Some(keys), deny)),
         }
     }
 }
@@ -55,7 +44,6 @@ pub async fn check(
     request: &Parts,
     route: Route,
 ) -> Result<Option<std::sync::Arc<tokens::AccessClaims>>, Response> {
-    let edge = &edge.inner;
     // Only Token/Bearer credentials are ours to check; Basic (service clients) passes through.
     let token = match tokens::from_authorization(&request.headers) {
         Ok(Some(token)) => Some(token),
@@ -67,38 +55,22 @@ pub async fn check(
         }
         return Ok(None);
     };
-    let verified = match edge.verifier.verify(token) {
-        // Boxed, as rare: the refresh's HTTP call would otherwise size every check's future.
-        Err(TokenError::UnknownKey) if Box::pin(edge.keys.refresh_for_unknown_kid()).await => {
-            edge.verifier.verify(token)
-        }
-        other => other,
-    };
-    let claims = match verified {
+    let claims = match edge.gate.check(token).await {
         Ok(claims) => claims,
-        Err(reason) => {
+        Err(Refusal::Invalid(reason)) => {
             tracing::info!(%reason, "token refused at the edge");
             return Err(unauthorized(
                 "is invalid",
                 r#"Bearer error="invalid_token""#,
             ));
         }
-    };
-    match edge.deny.is_revoked(&claims).await {
-        Ok(false) => {}
-        Ok(true) => {
-            return Err(unauthorized(
-                "is invalid",
-                r#"Bearer error="invalid_token""#,
-            ));
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "revocation list unavailable at the edge");
+        Err(Refusal::Unavailable(reason)) => {
+            tracing::error!(%reason, "revocation list unavailable at the edge");
             return Err(
                 platform::problem::Problem::new(StatusCode::SERVICE_UNAVAILABLE, None)
                     .into_response(),
             );
         }
-    }
+    };
     Ok(Some(claims))
 }

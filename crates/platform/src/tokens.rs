@@ -330,6 +330,62 @@ fn check_header(token: &str) -> Result<String, TokenError> {
     Ok(header.kid)
 }
 
+/// The one token check, used by every service: verify the token (asking
+/// for the issuer's keys again, rate-limited, when its key is unknown), then
+/// the deny-list. Each service answers a [`Refusal`] in its own error shape.
+pub struct Gate {
+    verifier: Verifier,
+    /// The issuer's published keys, when they come from another service
+    /// (the gateway, business); the issuer itself has its own at hand.
+    remote: Option<crate::jwks::RemoteKeys>,
+    deny: crate::revocation::DenyList,
+}
+
+/// Why [`Gate::check`] refused a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Forged, expired, out of policy or revoked: 401.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// The deny-list could not be asked: 503 (a revoked token must not pass).
+    #[error("revocation list unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Gate {
+    pub fn new(
+        verifier: Verifier,
+        remote: Option<crate::jwks::RemoteKeys>,
+        deny: crate::revocation::DenyList,
+    ) -> Self {
+        Self {
+            verifier,
+            remote,
+            deny,
+        }
+    }
+
+    /// The claims of a valid, unrevoked token.
+    pub async fn check(&self, token: &[u8]) -> Result<Arc<AccessClaims>, Refusal> {
+        let verified = match self.verifier.verify(token) {
+            // Boxed, as rare: the refresh's HTTP call would otherwise size every check's future.
+            Err(TokenError::UnknownKey) => match &self.remote {
+                Some(remote) if Box::pin(remote.refresh_for_unknown_kid()).await => {
+                    self.verifier.verify(token)
+                }
+                _ => Err(TokenError::UnknownKey),
+            },
+            other => other,
+        };
+        let claims = verified.map_err(|e| Refusal::Invalid(e.to_string()))?;
+        match self.deny.is_revoked(&claims).await {
+            Ok(false) => Ok(claims),
+            Ok(true) => Err(Refusal::Invalid("revoked".to_owned())),
+            Err(e) => Err(Refusal::Unavailable(e.to_string())),
+        }
+    }
+}
+
 /// The token of an `Authorization: Token <jwt>` (RealWorld) or
 /// `Authorization: Bearer <jwt>` header. `Ok(None)`: no such header;
 /// `Err`: a header that is not one of those two forms. The token comes as
@@ -395,6 +451,36 @@ mod tests {
         let keys = KeySet::default();
         keys.replace(&jwks(&[("k", pair)]));
         Verifier::new("iss", "aud", keys)
+    }
+
+    #[tokio::test]
+    async fn the_gate_lets_valid_tokens_through_and_refuses_revoked_ones() {
+        let pair = key_pair();
+        let deny = crate::revocation::DenyList::new(None);
+        let gate = Gate::new(verifier_of(&pair), None, deny.clone());
+        let valid = token(&pair, "k", 60);
+        let claims = gate.check(valid.as_bytes()).await.unwrap();
+        assert_eq!(claims.sub, "user");
+
+        let forged = token(&key_pair(), "k", 60);
+        assert!(matches!(
+            gate.check(forged.as_bytes()).await,
+            Err(Refusal::Invalid(_))
+        ));
+        let unknown_key = token(&pair, "other", 60);
+        assert!(matches!(
+            gate.check(unknown_key.as_bytes()).await,
+            Err(Refusal::Invalid(_))
+        ));
+
+        // Revoked after it was let through once (and remembered as verified).
+        deny.deny_session("s", std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            gate.check(valid.as_bytes()).await.unwrap_err(),
+            Refusal::Invalid("revoked".to_owned())
+        );
     }
 
     #[test]
