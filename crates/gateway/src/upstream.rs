@@ -89,26 +89,87 @@ pub struct Cluster {
     budget: RetryBudget,
 }
 
-/// Retries may add at most a fifth to the requests sent (plus a small
-/// allowance), so a failing cluster is not hit with a retry storm.
-#[derive(Default)]
+/// Retries may add at most a fifth to the requests of the last
+/// [`BUDGET_WINDOW_SECS`] seconds (plus a small allowance), so a failing
+/// cluster is not hit with a retry storm. Counted in one-second slots: a
+/// budget counted from the process start grew with uptime until, after a
+/// million quiet requests, it allowed 200,000 retries at once (the idea of
+/// tower's `TpsBudget`, without its lock on every request).
 pub struct RetryBudget {
+    started: std::time::Instant,
+    slots: [Slot; BUDGET_WINDOW_SECS as usize],
+}
+
+/// The seconds a retry budget looks back.
+const BUDGET_WINDOW_SECS: u64 = 10;
+/// Retries always allowed per window, however few the requests.
+const BUDGET_ALLOWANCE: u64 = 10;
+
+/// One second's requests and retries.
+#[derive(Default)]
+struct Slot {
+    /// Which second (since `started`) the counts are of, plus one (0: none).
+    second: AtomicU64,
     requests: AtomicU64,
     retries: AtomicU64,
 }
 
+impl Default for RetryBudget {
+    fn default() -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            slots: Default::default(),
+        }
+    }
+}
+
 impl RetryBudget {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_secs() + 1
+    }
+
+    /// `second`'s slot, emptied first when it still holds an older second.
+    fn slot(&self, second: u64) -> &Slot {
+        let slot = &self.slots[(second % BUDGET_WINDOW_SECS) as usize];
+        let held = slot.second.load(Ordering::Relaxed);
+        if held != second
+            && slot
+                .second
+                .compare_exchange(held, second, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            slot.requests.store(0, Ordering::Relaxed);
+            slot.retries.store(0, Ordering::Relaxed);
+        }
+        slot
+    }
+
     pub fn record_request(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.record_request_at(self.now());
     }
 
     pub fn try_retry(&self) -> bool {
-        let allowed = self.requests.load(Ordering::Relaxed) / 5 + 10;
-        let retries = self.retries.fetch_add(1, Ordering::Relaxed);
-        if retries < allowed {
+        self.try_retry_at(self.now())
+    }
+
+    fn record_request_at(&self, second: u64) {
+        self.slot(second).requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn try_retry_at(&self, now: u64) -> bool {
+        let slot = self.slot(now);
+        let (mut requests, mut retries) = (0, 0);
+        for s in &self.slots {
+            let second = s.second.load(Ordering::Relaxed);
+            if second != 0 && now.saturating_sub(second) < BUDGET_WINDOW_SECS {
+                requests += s.requests.load(Ordering::Relaxed);
+                retries += s.retries.load(Ordering::Relaxed);
+            }
+        }
+        if retries < requests / 5 + BUDGET_ALLOWANCE {
+            slot.retries.fetch_add(1, Ordering::Relaxed);
             true
         } else {
-            self.retries.fetch_sub(1, Ordering::Relaxed);
             false
         }
     }
@@ -250,6 +311,25 @@ async fn probe(upstream: &pool::Upstream) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_retry_budget_looks_back_ten_seconds_not_to_the_start() {
+        let budget = RetryBudget::default();
+        for _ in 0..1000 {
+            budget.record_request_at(1);
+        }
+        let allowed = (0..1000).filter(|_| budget.try_retry_at(1)).count();
+        assert_eq!(
+            allowed,
+            1000 / 5 + 10,
+            "a fifth of the recent requests, plus 10"
+        );
+        // Long after: the old requests buy nothing, the allowance is back.
+        let later = (0..100).filter(|_| budget.try_retry_at(30)).count();
+        assert_eq!(later, 10);
+        // Within the window, what was spent stays spent.
+        assert!(!budget.try_retry_at(31));
+    }
 
     fn cluster(n: u16) -> Cluster {
         Cluster::new("t", (1..=n).map(crate::loopback_url).collect()).unwrap()
