@@ -289,6 +289,43 @@ async fn concurrent_updates_from_one_version_conflict(store: Arc<dyn ArticleStor
     assert_eq!(stored.body, winner.body);
 }
 
+async fn the_feed_merges_authors_newest_first_page_by_page(store: Arc<dyn ArticleStore>) {
+    for (author, slug, at) in [
+        ("bob", "b10", 10),
+        ("dave", "d20", 20),
+        ("bob", "b30", 30),
+        ("dave", "d40", 40),
+        ("bob", "b50", 50),
+        ("erin", "e60", 60),
+    ] {
+        store
+            .create_article(new_article(author, slug, &[], at))
+            .await
+            .unwrap();
+    }
+    store.follow("carol", "bob").await.unwrap();
+    store.follow("carol", "dave").await.unwrap();
+    let feed = ArticleFilter {
+        followed_by: Some("carol".into()),
+        ..Default::default()
+    };
+    let slugs = |page: Vec<cloudsec_business::store::Article>| {
+        page.into_iter().map(|a| a.slug).collect::<Vec<_>>()
+    };
+    let (page, total) = store.list_articles(&feed, 2, 0).await.unwrap();
+    assert_eq!(
+        (slugs(page), total),
+        (vec!["b50".to_owned(), "d40".to_owned()], 5)
+    );
+    let (page, _) = store.list_articles(&feed, 2, 1).await.unwrap();
+    assert_eq!(slugs(page), ["d40", "b30"]);
+    let (page, _) = store.list_articles(&feed, 10, 3).await.unwrap();
+    assert_eq!(slugs(page), ["d20", "b10"]);
+    let (page, total) = store.list_articles(&feed, 10, 5).await.unwrap();
+    assert!(page.is_empty());
+    assert_eq!(total, 5);
+}
+
 async fn sqlite() -> (tempfile::TempDir, Arc<dyn ArticleStore>) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("business.db"))
@@ -374,6 +411,7 @@ macro_rules! suite {
 
 suite!(sqlite:
     crud_and_tags,
+    the_feed_merges_authors_newest_first_page_by_page,
     listing_filters_and_pages,
     comments_in_order,
     concurrent_favorites_are_counted_exactly,
@@ -382,6 +420,7 @@ suite!(sqlite:
 
 suite!(dynamodb:
     crud_and_tags,
+    the_feed_merges_authors_newest_first_page_by_page,
     listing_filters_and_pages,
     comments_in_order,
     concurrent_favorites_are_counted_exactly,
@@ -390,6 +429,7 @@ suite!(dynamodb:
 
 suite!(cached_sqlite:
     crud_and_tags,
+    the_feed_merges_authors_newest_first_page_by_page,
     listing_filters_and_pages,
     comments_in_order,
     concurrent_favorites_are_counted_exactly,

@@ -4,6 +4,8 @@
 //! counts) come from conditional writes inside transactions; updates carry
 //! the version they started from (optimistic concurrency).
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
@@ -766,7 +768,11 @@ impl ArticleStore for DynamoStore {
                 },
             )
             .await?;
-            let mut all: Vec<Article> = Vec::new();
+            // Only the keys of the newest offset+limit are kept while the
+            // authors are read, one at a time; the page is fetched at the end.
+            let keep = (offset + limit) as usize;
+            let mut newest: BinaryHeap<Reverse<(i64, String)>> =
+                BinaryHeap::with_capacity(keep + 1);
             let mut total = 0u64;
             for author in &followees {
                 let source = Source::Index {
@@ -793,14 +799,28 @@ impl ArticleStore for DynamoStore {
                     )
                     .await?;
                 total += count;
-                all.extend(page);
+                for article in page {
+                    newest.push(Reverse((article.created_at, article.id)));
+                    if newest.len() > keep {
+                        newest.pop();
+                    }
+                }
             }
-            all.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
-            let page = all
-                .into_iter()
+            // Newest first, as the listings are.
+            let mut keys: Vec<(i64, String)> = newest.into_iter().map(|Reverse(key)| key).collect();
+            keys.sort_by(|a, b| b.cmp(a));
+            let ids: Vec<Item> = keys
+                .iter()
                 .skip(offset as usize)
                 .take(limit as usize)
+                .map(|(_, id)| article_key(id))
                 .collect();
+            let page = self
+                .batch_get(ids)
+                .await?
+                .iter()
+                .map(article_from)
+                .collect::<StoreResult<Vec<_>>>()?;
             return Ok((page, total));
         }
         let rest = filter.clone();
