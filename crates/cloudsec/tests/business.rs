@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Running, create_article, register};
+use common::{Running, create_article, get_json, register};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -65,14 +65,7 @@ async fn bad_input_names_the_field_and_writes_nothing() {
         let body: Value = response.json().await.unwrap();
         assert!(body["errors"][field].is_array(), "{field}: {body}");
     }
-    let list: Value = client
-        .get(format!("{url}/api/articles"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&client, &format!("{url}/api/articles")).await;
     assert_eq!(list["articlesCount"], 0, "nothing was written");
 
     for query in ["limit=0", "limit=abc", "limit=1000", "offset=-1"] {
@@ -223,7 +216,7 @@ async fn listings_are_bounded_and_comments_paged() {
         let client = client.clone();
         let page = format!("{url}/api/articles/{slug}/comments{query}");
         async move {
-            let list: Value = client.get(page).send().await.unwrap().json().await.unwrap();
+            let list = get_json(&client, &page).await;
             list["comments"]
                 .as_array()
                 .unwrap()

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Running, create_article, free_port, register};
+use common::{Running, create_article, free_port, get_json, register};
 use serde_json::Value;
 
 struct Cluster {
@@ -129,14 +129,7 @@ async fn reads_keep_working_from_cached_profiles_while_auth_is_down() {
     // ...one without is refused before anything is written, never stored behind a 503.
     let lost = create_article(&client, &url, &newcomer, "Lost").await;
     assert_eq!(lost.status(), 503);
-    let list: Value = client
-        .get(format!("{url}/api/articles"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&client, &format!("{url}/api/articles")).await;
     assert_eq!(list["articlesCount"], 2, "{list}");
     assert!(
         list["articles"]

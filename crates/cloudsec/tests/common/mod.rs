@@ -231,3 +231,8 @@ pub async fn create_article(
         .await
         .unwrap()
 }
+
+/// `GET url` as JSON.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
