@@ -9,7 +9,7 @@
 # confirm a gain with gateway-vs-nginx.sh.
 # usage: bench/gateway-instructions.sh [BINARY, default the release cloudsec] [REQUESTS, default 3000]
 #        (a BINARY named hyper_floor is started as the floor:
-#         "$CARGO_TARGET_DIR/release/examples/hyper_floor")
+#         "$CARGO_TARGET_DIR/dist/examples/hyper_floor")
 # Prints the count per request and leaves the profile for callgrind_annotate:
 #   callgrind_annotate --inclusive=yes <file>   (the file is named at the end)
 source "$(dirname "$0")/lib.sh"

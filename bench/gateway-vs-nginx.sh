@@ -29,7 +29,7 @@
 #                               (e.g. a copy built from an earlier commit), same
 #                               settings, in the same rounds: A/B of a change
 #        BASELINE_ENV="CLOUDSEC_…=…"  extra settings for the baseline only (with
-#                               BENCH_BASELINE="$CARGO_TARGET_DIR/release/cloudsec":
+#                               BENCH_BASELINE="$CARGO_TARGET_DIR/dist/cloudsec":
 #                               A/B of a setting)
 #        BENCH_SYSCALLS=1       also count the system calls and context switches
 #                               per request (perf tracepoints) of each proxy and of
@@ -133,9 +133,9 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
   start_gateway "$BENCH_BASELINE" "$BASE_PORT" "${BASELINE_ENV:-}"
 fi
 if [ "${BENCH_FLOOR:-0}" = 1 ]; then
-  (cd "$ROOT" && cargo build --release --locked --quiet -p cloudsec-gateway --example hyper_floor)
+  (cd "$ROOT" && cargo build --profile dist --locked --quiet -p cloudsec-gateway --example hyper_floor)
   FLOOR_PORT="$(free_port)"
-  "$CARGO_TARGET_DIR/release/examples/hyper_floor" "127.0.0.1:$FLOOR_PORT" "http://127.0.0.1:$UP_PORT" &
+  "$CARGO_TARGET_DIR/dist/examples/hyper_floor" "127.0.0.1:$FLOOR_PORT" "http://127.0.0.1:$UP_PORT" &
   FLOOR_PID=$!
   for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$FLOOR_PORT/" && break; sleep 0.05; done
 fi

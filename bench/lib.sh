@@ -5,7 +5,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloudsec-ci/target}"
-BIN="$CARGO_TARGET_DIR/release/cloudsec"
+BIN="$CARGO_TARGET_DIR/dist/cloudsec"
 
 need_tools() {
   local missing=()
@@ -16,7 +16,7 @@ need_tools() {
 }
 
 build() {
-  (cd "$ROOT" && cargo build --release --locked --quiet -p cloudsec)
+  (cd "$ROOT" && cargo build --profile dist --locked --quiet -p cloudsec)
 }
 
 # One load generator on loopback is one client IP (and one user): lift the

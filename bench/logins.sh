@@ -6,7 +6,7 @@ need_tools
 build
 cd "$ROOT"
 echo "== Argon2id ceiling"
-cargo run --release --locked --quiet -p cloudsec-auth --example argon2_ceiling
+cargo run --profile dist --locked --quiet -p cloudsec-auth --example argon2_ceiling
 
 start_platform
 register flood >/dev/null

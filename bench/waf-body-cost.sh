@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloudsec-ci/target}"
-cargo run --quiet --release --locked -p cloudsec-gateway --example waf_body_cost -- "${1:-50}"
+cargo run --quiet --profile dist --locked -p cloudsec-gateway --example waf_body_cost -- "${1:-50}"

@@ -2,7 +2,7 @@
 # Runs RealWorld Hurl files through the gateway of a fresh `cloudsec up`
 # (embedded defaults, its own temporary data dir, a free port).
 # usage: scripts/conformance.sh [FILE.hurl ...]   (default: every file listed below)
-# env:   REALWORLD_DIR (default ../shared/conformance/realworld), extra CLOUDSEC_* settings;
+# env:   REALWORLD_DIR (default conformance/realworld, the vendored copy), extra CLOUDSEC_* settings;
 #        STORE=dynamodb runs the business service on DynamoDB (a local moto server
 #        started here, see scripts/moto_serial.py) instead of SQLite.
 set -euo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 CACHE="${CI_CACHE_DIR:-$HOME/.cache/cloudsec-ci}"
 export PATH="$CACHE/tools/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
-REALWORLD_DIR="${REALWORLD_DIR:-../shared/conformance/realworld}"
+REALWORLD_DIR="${REALWORLD_DIR:-conformance/realworld}"
 API="$REALWORLD_DIR/api"
 
 # The files the platform passes today; each issue that lands adds its own.

@@ -3,7 +3,10 @@
 # outside the clone. Idempotent: quick when everything is present.
 #   hurl 8.0.1          (RealWorld API conformance suite)
 #   moto[server] (PyPI) (DynamoDB and other AWS APIs, for the DynamoDB store)
+#   chromium (Debian)   (the browser tests; Playwright drives it, never downloads one)
+#   frontend/node_modules (npm ci from the committed lockfile, when it changed)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 CACHE="${CI_CACHE_DIR:-$HOME/.cache/cloudsec-ci}"
 TOOLS="$CACHE/tools"
@@ -31,4 +34,11 @@ fi
 if ! python3 -c "import moto.server, flask" >/dev/null 2>&1; then
   echo "installing moto[server] (pip)"
   python3 -m pip install --quiet 'moto[server]'
+fi
+
+apt_install chromium
+
+if [ ! -f frontend/node_modules/.package-lock.json ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then
+  echo "installing the frontend's packages (npm ci)"
+  (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -2,7 +2,9 @@
 //! them: a batch lookup over auth's internal, service-authenticated endpoint,
 //! a short-lived cache for hot reads, a long-lived copy of every profile seen
 //! for when auth is down, and a circuit breaker so a slow or dead auth service
-//! costs a cache lookup instead of a timeout per request.
+//! costs a cache lookup instead of a timeout per request. A user reads their
+//! own profile past the short-lived cache: whoever just changed their bio or
+//! picture sees the change at once (read-your-writes); others within the TTL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,10 +85,12 @@ impl Profiles {
         })
     }
 
-    /// Profiles of `ids` that exist (a deleted user is simply absent).
+    /// Profiles of `ids` that exist (a deleted user is simply absent); the
+    /// `viewer`'s own is asked of auth, not taken from the short-lived cache.
     pub async fn by_ids(
         &self,
         ids: &[String],
+        viewer: Option<&str>,
     ) -> Result<HashMap<String, Arc<Profile>>, Unavailable> {
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing: Vec<String> = Vec::new();
@@ -94,7 +98,11 @@ impl Profiles {
             if found.contains_key(id) || missing.contains(id) {
                 continue;
             }
-            match self.fresh.get(id).await {
+            let cached = match viewer {
+                Some(viewer) if viewer == id => None,
+                _ => self.fresh.get(id).await,
+            };
+            match cached {
                 Some(p) => {
                     found.insert(id.clone(), p);
                 }
@@ -123,13 +131,15 @@ impl Profiles {
         Ok(found)
     }
 
-    /// The profile with this username, if any.
+    /// The profile with this username, if any (the `viewer`'s own, fresh).
     pub async fn by_username(
         &self,
         username: &Username,
+        viewer: Option<&str>,
     ) -> Result<Option<Arc<Profile>>, Unavailable> {
         let username = username.as_str();
         if let Some(id) = self.names.get(username).await
+            && viewer != Some(id.as_str())
             && let Some(p) = self.fresh.get(&id).await
         {
             return Ok(Some(p));
@@ -241,19 +251,19 @@ mod tests {
         let profiles =
             Profiles::new(&url, "svc".into(), "pw".into(), Duration::from_millis(1)).unwrap();
         for i in 0..5 {
-            assert!(profiles.by_ids(&[format!("a{i}")]).await.is_err());
+            assert!(profiles.by_ids(&[format!("a{i}")], None).await.is_err());
         }
         status.store(200, Ordering::Relaxed);
-        let found = profiles.by_ids(&["1".to_owned()]).await.unwrap();
+        let found = profiles.by_ids(&["1".to_owned()], None).await.unwrap();
         assert_eq!(found["1"].username, "one", "refusals did not open it");
 
         status.store(503, Ordering::Relaxed);
         for i in 0..3 {
-            assert!(profiles.by_ids(&[format!("b{i}")]).await.is_err());
+            assert!(profiles.by_ids(&[format!("b{i}")], None).await.is_err());
         }
         status.store(200, Ordering::Relaxed);
         assert!(
-            profiles.by_ids(&["c".to_owned()]).await.is_err(),
+            profiles.by_ids(&["c".to_owned()], None).await.is_err(),
             "open: failing fast although auth would answer"
         );
     }

@@ -2,6 +2,7 @@
 //! service logic lives here.
 
 mod cli;
+mod frontend;
 mod run;
 mod settings;
 

@@ -161,6 +161,13 @@ fn announce(url: &str) {
 
 async fn up(mut settings: Settings) -> anyhow::Result<()> {
     prepare_data_dir(&settings)?;
+    let ui = match &settings.gateway.static_dir {
+        Some(dir) => crate::frontend::Ui::Ready(dir.clone()),
+        None => crate::frontend::prepare().await,
+    };
+    if let crate::frontend::Ui::Ready(dir) = &ui {
+        settings.gateway.static_dir = Some(dir.clone());
+    }
     // The gateway's address first: the auth service publishes it in its discovery document.
     let edge_addr = SocketAddr::new(settings.gateway.bind, settings.gateway.port);
     let edge_listener = listen(gateway::SERVICE, edge_addr).await?;
@@ -234,6 +241,12 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
     );
     let mut edges = JoinSet::new();
     spawn_all(&mut edges, vec![edge], &gateway_stop, grace);
+    match &ui {
+        crate::frontend::Ui::Ready(dir) => println!("Web UI at {url}/ (from {})", dir.display()),
+        crate::frontend::Ui::Missing(why) => {
+            println!("Web UI: not available: {why}. The API is up.")
+        }
+    }
     announce(&url);
 
     let early_exit = tokio::select! {

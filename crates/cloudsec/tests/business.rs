@@ -241,3 +241,67 @@ async fn listings_are_bounded_and_comments_paged() {
         .unwrap();
     assert_eq!(r.status(), 422);
 }
+
+/// Whoever changes their profile sees the change at once, though the business
+/// service caches profiles (`business.profile_cache_ttl_ms`).
+#[tokio::test]
+async fn your_own_profile_change_shows_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A long cache, so that only read-your-writes can explain a fresh answer.
+    let platform = Running::up(
+        dir.path(),
+        0,
+        &[("CLOUDSEC_BUSINESS__PROFILE_CACHE_TTL_MS", "600000")],
+    )
+    .await;
+    let url = &platform.url;
+    let client = reqwest::Client::new();
+    let token = register(&client, url, "painter").await;
+    assert_eq!(
+        create_article(&client, url, &token, "Canvas")
+            .await
+            .status(),
+        201
+    );
+    let as_owner = |path: &str| {
+        client
+            .get(format!("{url}{path}"))
+            .header("Authorization", format!("Token {token}"))
+    };
+    // Both lookups are now cached, by id and by name.
+    let before = get_json(&client, &format!("{url}/api/profiles/painter")).await;
+    assert_eq!(before["profile"]["bio"], Value::Null);
+
+    let r = client
+        .put(format!("{url}/api/user"))
+        .header("Authorization", format!("Token {token}"))
+        .json(&serde_json::json!({"user": {"bio": "oils", "image": "https://example.com/me.png"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let profile: Value = as_owner("/api/profiles/painter")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(profile["profile"]["bio"], "oils");
+    let articles: Value = as_owner("/api/articles?author=painter")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(articles["articles"][0]["author"]["bio"], "oils");
+    assert_eq!(
+        articles["articles"][0]["author"]["image"],
+        "https://example.com/me.png"
+    );
+    // The owner's read refreshed the cached copy for everyone.
+    let anonymous = get_json(&client, &format!("{url}/api/profiles/painter")).await;
+    assert_eq!(anonymous["profile"]["bio"], "oils");
+}

@@ -55,7 +55,9 @@ struct Inner {
     business: Arc<Cluster>,
     timeouts: routes::Timeouts,
     tls: bool,
-    static_dir: Option<std::path::PathBuf>,
+    frontend: Option<static_files::Frontend>,
+    /// The pages' Content-Security-Policy (the frontend's, or the default without one).
+    document_policy: http::HeaderValue,
 }
 
 impl State {
@@ -90,6 +92,22 @@ impl State {
             routes::Upstream::Business.name(),
             config.upstreams.business_or_default(),
         )?);
+        let frontend = config
+            .static_dir
+            .as_deref()
+            .map(static_files::Frontend::load)
+            .transpose()?;
+        if let Some(frontend) = &frontend {
+            tracing::info!(
+                dir = %frontend.dir().display(),
+                inline_scripts = frontend.inline_scripts(),
+                "serving the web UI; its inline scripts are allowed by hash"
+            );
+        }
+        let document_policy = frontend.as_ref().map_or_else(
+            || static_files::document_policy(&[]),
+            |f| f.policy().clone(),
+        );
         let interval = Duration::from_millis(config.health_check_interval_ms);
         for cluster in [&auth, &business] {
             upstream::spawn_health_checks(cluster.clone(), interval, shutdown.clone());
@@ -108,7 +126,8 @@ impl State {
                     &config.route_timeouts,
                 ),
                 tls: config.tls.enabled(),
-                static_dir: config.static_dir.clone(),
+                frontend,
+                document_policy,
                 waf,
             }),
         })
@@ -239,7 +258,7 @@ async fn handle(
         Err(refusal) => refusal,
     };
     let kind = match route {
-        routes::Route::Static => security_headers::Kind::Document,
+        routes::Route::Static => security_headers::Kind::Document(&gateway.inner.document_policy),
         _ => security_headers::Kind::Api,
     };
     security_headers::add(response.headers_mut(), kind, gateway.inner.tls);

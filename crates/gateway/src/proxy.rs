@@ -40,7 +40,7 @@ pub async fn handle(
         // proxied request would otherwise carry (and copy) it.
         Route::Static => {
             Box::pin(static_files::serve(
-                gateway.inner.static_dir.as_deref(),
+                gateway.inner.frontend.as_ref(),
                 request,
             ))
             .await

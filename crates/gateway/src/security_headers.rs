@@ -17,29 +17,22 @@ use http::header::{
 
 /// Which set a response gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// The web UI: its pages and their assets.
-    Document,
+pub enum Kind<'a> {
+    /// The web UI: its pages and their assets, under the export's policy
+    /// ([`crate::static_files::Frontend::policy`]).
+    Document(&'a HeaderValue),
     /// Everything else: the APIs' answers and the gateway's own refusals.
     Api,
 }
 
-/// Scripts and styles only from the platform's own origin; no framing, no plugins.
-const DOCUMENT_CSP: &str = "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; \
-                   script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
-
 /// Built once (a `HeaderValue` checks every byte of its text when made).
-static DOCUMENT: [(HeaderName, HeaderValue); 6] = [
+static DOCUMENT: [(HeaderName, HeaderValue); 5] = [
     (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
     (
         REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     ),
     (X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-    (
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(DOCUMENT_CSP),
-    ),
     (
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
@@ -62,12 +55,17 @@ static API: [(HeaderName, HeaderValue); 4] = [
 
 pub fn add(headers: &mut HeaderMap, kind: Kind, tls: bool) {
     let set: &[(HeaderName, HeaderValue)] = match kind {
-        Kind::Document => &DOCUMENT,
+        Kind::Document(_) => &DOCUMENT,
         Kind::Api => &API,
     };
-    headers.reserve(set.len() + 1);
+    headers.reserve(set.len() + 2);
     for (name, value) in set {
         headers.entry(name).or_insert_with(|| value.clone());
+    }
+    if let Kind::Document(policy) = kind {
+        headers
+            .entry(CONTENT_SECURITY_POLICY)
+            .or_insert_with(|| policy.clone());
     }
     if tls {
         headers.insert(
@@ -95,7 +93,8 @@ mod tests {
 
         let mut page = HeaderMap::new();
         page.insert(X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
-        add(&mut page, Kind::Document, true);
+        let policy = crate::static_files::document_policy(&[]);
+        add(&mut page, Kind::Document(&policy), true);
         assert!(
             page[CONTENT_SECURITY_POLICY]
                 .to_str()

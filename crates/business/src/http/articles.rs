@@ -106,7 +106,7 @@ impl crate::State {
         let profile = self
             .inner
             .profiles
-            .by_username(&username)
+            .by_username(&username, None)
             .await
             .map_err(|_| Error::Unavailable("profile"))?;
         Ok(profile.map(|p| p.id.clone()))
@@ -196,7 +196,7 @@ async fn create(
         article::required(input.description, "description", limits.description_chars)?;
     let body = article::required(input.body, "body", limits.body_chars)?;
     let tags = article::tags(input.tag_list.unwrap_or_default(), limits)?;
-    let profile = state.profile_by_id(&author).await?;
+    let profile = state.profile_by_id(&author, &author).await?;
     let now = now_ms();
     // The random suffix makes a clash unlikely; a clash is retried, never an error.
     let mut attempts = 0;
@@ -269,7 +269,7 @@ async fn update(
         body: article::replacement(input.body, "body", limits.body_chars)?,
         tags,
     };
-    let profile = state.profile_by_id(&user).await?;
+    let profile = state.profile_by_id(&user, &user).await?;
     // Optimistic concurrency: the write applies only to the version read above.
     let updated = state
         .inner
@@ -298,7 +298,7 @@ async fn favorite(
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleBody>> {
     let mut article = state.article(&slug).await?;
-    let author = state.profile_by_id(&article.author_id).await?;
+    let author = state.profile_by_id(&article.author_id, &user).await?;
     article.favorites_count = state.inner.store.favorite(&user, &article.id).await?;
     state.single_by(article, Some(&user), Some(author)).await
 }
@@ -309,7 +309,7 @@ async fn unfavorite(
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleBody>> {
     let mut article = state.article(&slug).await?;
-    let author = state.profile_by_id(&article.author_id).await?;
+    let author = state.profile_by_id(&article.author_id, &user).await?;
     article.favorites_count = state.inner.store.unfavorite(&user, &article.id).await?;
     state.single_by(article, Some(&user), Some(author)).await
 }

@@ -91,7 +91,7 @@ async fn create(
         .await?
         .ok_or(Error::NotFound("article"))?;
     // Looked up before the write, so that a comment stored is never answered with a failure.
-    let profile = state.profile_by_id(&author).await?;
+    let profile = state.profile_by_id(&author, &author).await?;
     let comment = state
         .inner
         .store

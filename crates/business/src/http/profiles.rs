@@ -27,11 +27,15 @@ struct ProfileBody {
 
 impl crate::State {
     /// A name that could not be registered has no profile: 404 without asking auth.
-    async fn profile_named(&self, username: &str) -> Result<std::sync::Arc<Profile>> {
+    async fn profile_named(
+        &self,
+        username: &str,
+        viewer: Option<&str>,
+    ) -> Result<std::sync::Arc<Profile>> {
         let username = Username::parse(username).map_err(|_| Error::NotFound("profile"))?;
         self.inner
             .profiles
-            .by_username(&username)
+            .by_username(&username, viewer)
             .await
             .map_err(|_| Error::Unavailable("profile"))?
             .ok_or(Error::NotFound("profile"))
@@ -43,7 +47,9 @@ async fn show(
     viewer: Option<AuthUser>,
     Path(username): Path<String>,
 ) -> Result<Json<ProfileBody>> {
-    let profile = state.profile_named(&username).await?;
+    let profile = state
+        .profile_named(&username, viewer.as_ref().map(|AuthUser(v)| v.as_str()))
+        .await?;
     let following = match viewer {
         Some(AuthUser(viewer)) => state
             .inner
@@ -63,7 +69,7 @@ async fn follow(
     AuthUser(viewer): AuthUser,
     Path(username): Path<String>,
 ) -> Result<Json<ProfileBody>> {
-    let profile = state.profile_named(&username).await?;
+    let profile = state.profile_named(&username, Some(&viewer)).await?;
     if profile.id == viewer {
         return Err(Error::invalid("profile", "cannot follow yourself"));
     }
@@ -78,7 +84,7 @@ async fn unfollow(
     AuthUser(viewer): AuthUser,
     Path(username): Path<String>,
 ) -> Result<Json<ProfileBody>> {
-    let profile = state.profile_named(&username).await?;
+    let profile = state.profile_named(&username, Some(&viewer)).await?;
     state.inner.store.unfollow(&viewer, &profile.id).await?;
     Ok(Json(ProfileBody {
         profile: ProfileView::of(Some(&profile), false),

@@ -139,12 +139,13 @@ impl State {
             .collect())
     }
 
-    /// A user's profile, looked up before a write whose answer shows it: if
-    /// auth cannot be asked, the request fails (503) before anything is written.
-    pub async fn profile_by_id(&self, id: &str) -> Result<Arc<Profile>> {
+    /// A user's profile, looked up before a write (by `viewer`) whose answer
+    /// shows it: if auth cannot be asked, the request fails (503) before
+    /// anything is written.
+    pub async fn profile_by_id(&self, id: &str, viewer: &str) -> Result<Arc<Profile>> {
         self.inner
             .profiles
-            .by_ids(&[id.to_owned()])
+            .by_ids(&[id.to_owned()], Some(viewer))
             .await
             .map_err(|_| Error::Unavailable("profile"))?
             .remove(id)
@@ -168,7 +169,7 @@ impl State {
             .filter(|id| known.as_ref().is_none_or(|p| &p.id != *id))
             .cloned()
             .collect();
-        let profiles = self.inner.profiles.by_ids(&unknown);
+        let profiles = self.inner.profiles.by_ids(&unknown, viewer);
         let (favorited, following) = match viewer {
             Some(viewer) => {
                 let mut unique: Vec<String> = authors.to_vec();

@@ -6,12 +6,16 @@
 //! values, headers, cookies and the body (JSON strings and keys, form
 //! fields, or text) — each after the [`decode`] layers.
 //!
+//! Per-field policy: the contents of fenced code blocks in an article's
+//! markdown `body` are not inspected ([`markdown`]).
+//!
 //! Each rule group has a mode (`block`, `count`, `off`). A match is logged
 //! (rule, group, where; never the value) and counted in
 //! `waf_rule_matches_total{group,rule,action}`; in `block` mode the client
 //! gets a 403 problem with the request id and nothing else.
 
 mod decode;
+mod markdown;
 mod protocol;
 pub mod rules;
 
@@ -692,7 +696,10 @@ impl<'de> serde::de::Visitor<'de> for JsonWalk<'_, '_> {
 
     fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<(), E> {
         let field = self.path.last().map(String::as_str);
-        if !field.is_some_and(|k| UNINSPECTED_FIELDS.contains(&k)) {
+        if markdown::is_markdown_field(self.path) {
+            self.scan
+                .json_value(self.path, &markdown::outside_code(value));
+        } else if !field.is_some_and(|k| UNINSPECTED_FIELDS.contains(&k)) {
             self.scan.json_value(self.path, value);
         }
         self.go_on()

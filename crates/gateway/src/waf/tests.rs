@@ -257,3 +257,42 @@ fn headers_left_to_the_services_are_only_checked_for_their_encoding() {
     h.headers.insert(header::ACCEPT, value);
     assert_eq!(waf.inspect_head(&h, None), None);
 }
+
+/// An article's markdown may show attacks in fenced code (that is what
+/// people write about); the same text outside a fence, or in any other
+/// field, is still blocked.
+#[test]
+fn fenced_code_in_an_article_body_is_data() {
+    let waf = waf();
+    let article = |body: &str, title: &str| {
+        serde_json::json!({"article": {"title": title, "description": "d", "body": body}})
+            .to_string()
+    };
+    let inspect = |json: String| waf.inspect_body(Some("application/json"), json.as_bytes());
+    let code = "```html\n<script>alert(document.cookie)</script>\n```";
+    for attack in [
+        "<script>alert(document.cookie)</script>",
+        "; cat /etc/passwd",
+        "' UNION SELECT password FROM users--",
+    ] {
+        let fenced = format!("How it works:\n\n```\n{attack}\n```\n\nThat's all.");
+        assert!(
+            inspect(article(&fenced, "t")).is_none(),
+            "{attack} in a fence"
+        );
+        assert!(
+            inspect(article(&format!("How: {attack}"), "t")).is_some(),
+            "{attack} in prose"
+        );
+    }
+    let comment = serde_json::json!({"comment": {"body": code}}).to_string();
+    assert!(inspect(comment).is_some(), "a comment is not markdown");
+    assert!(
+        inspect(article(code, code)).is_some(),
+        "the title is not markdown"
+    );
+    assert!(
+        inspect(article(&format!("<div>\n{code}\n</div>"), "t")).is_some(),
+        "inside raw HTML a fence is no fence"
+    );
+}

@@ -1,0 +1,142 @@
+//! Per-field policy for markdown: an article's `body` is markdown, and code
+//! in it — SQL, shell, HTML, `<script>` — is what people write about. The
+//! content of a fenced code block is text to every CommonMark renderer (it is
+//! shown, escaped, never parsed as HTML) and data to the services (stored,
+//! never interpreted), so it is not inspected; everything outside the fences
+//! is, with every rule.
+//!
+//! Only what is unambiguous is taken for code: a fence opened at the left
+//! margin (at most three spaces), closed by a fence of the same character at
+//! least as long, or running to the end (as CommonMark says). A line that
+//! starts with `<` anywhere outside the fences could open a raw-HTML block,
+//! inside which a "fence" is raw HTML too: then nothing is taken for code.
+//! Fences inside quotes or lists, indented code and code spans stay inspected.
+
+use std::borrow::Cow;
+
+/// The JSON fields (by path) that hold markdown.
+pub const MARKDOWN_FIELDS: &[&[&str]] = &[&["article", "body"]];
+
+pub fn is_markdown_field(path: &[String]) -> bool {
+    MARKDOWN_FIELDS
+        .iter()
+        .any(|field| field.len() == path.len() && field.iter().zip(path).all(|(a, b)| a == b))
+}
+
+/// A fence line: up to three spaces, then three or more backticks or tildes.
+fn fence(line: &str) -> Option<(u8, usize)> {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    if indent > 3 {
+        return None;
+    }
+    let rest = &line[indent..];
+    let marker = *rest.as_bytes().first()?;
+    if marker != b'`' && marker != b'~' {
+        return None;
+    }
+    let run = rest.bytes().take_while(|&b| b == marker).count();
+    // A backtick fence's info string may not contain a backtick.
+    let valid = run >= 3 && (marker == b'~' || !rest[run..].contains('`'));
+    valid.then_some((marker, run))
+}
+
+fn closes(line: &str, (marker, run): (u8, usize)) -> bool {
+    fence(line).is_some_and(|(m, r)| m == marker && r >= run)
+        && line.trim().bytes().all(|b| b == marker)
+}
+
+fn opens_html(line: &str) -> bool {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    indent <= 3 && line[indent..].starts_with('<')
+}
+
+/// The markdown with the contents of its fenced code blocks left out (the
+/// fence lines themselves stay), or all of it when fences cannot be trusted.
+pub fn outside_code(markdown: &str) -> Cow<'_, str> {
+    if !markdown.contains("```") && !markdown.contains("~~~") {
+        return Cow::Borrowed(markdown);
+    }
+    let mut prose = String::with_capacity(markdown.len());
+    let mut open: Option<(u8, usize)> = None;
+    for line in markdown.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        match open {
+            Some(fence_) => {
+                if closes(bare, fence_) {
+                    open = None;
+                    prose.push_str(line);
+                } else {
+                    prose.push('\n');
+                }
+            }
+            None => {
+                if opens_html(bare) {
+                    return Cow::Borrowed(markdown);
+                }
+                open = fence(bare);
+                prose.push_str(line);
+            }
+        }
+    }
+    Cow::Owned(prose)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fenced_code_is_left_out_and_prose_kept() {
+        let body = "Intro with it's quotes.\n\n```sh\necho '<script>' && cat /etc/passwd\n```\nAfter.\n~~~~\n' OR 1=1--\n~~~\n~~~~~\nend";
+        let prose = outside_code(body);
+        assert!(
+            !prose.contains("<script>")
+                && !prose.contains("/etc/passwd")
+                && !prose.contains("OR 1=1")
+        );
+        assert!(
+            prose.contains("Intro with it's quotes.")
+                && prose.contains("After.")
+                && prose.contains("end")
+        );
+    }
+
+    #[test]
+    fn an_unclosed_fence_runs_to_the_end() {
+        assert!(!outside_code("text\n```\n<script>alert(1)</script>").contains("script"));
+    }
+
+    #[test]
+    fn what_is_not_surely_code_stays_inspected() {
+        for body in [
+            // Not fences: indented four spaces, a backtick in the info string, two backticks.
+            "    ```\n<script>alert(1)</script>\n```",
+            "```js`\n<script>alert(1)</script>\n```",
+            "``\n<script>alert(1)</script>\n``",
+            // Inside a quote or a list: not taken for code.
+            "> ```\n> <script>alert(1)</script>\n> ```",
+            // An HTML block anywhere outside the fences: the fences may be raw HTML.
+            "<div>\n```\n<script>alert(1)</script>\n```\n</div>",
+            "```\nx\n```\n <p>\n```\n<img src=x onerror=alert(1)>\n```",
+            // Code spans are not left out.
+            "`<script>alert(1)</script>`",
+        ] {
+            let prose = outside_code(body);
+            assert!(prose.contains("alert(1)"), "{body:?} → {prose:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_article_body_is_markdown() {
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(is_markdown_field(&path(&["article", "body"])));
+        for other in [
+            &["comment", "body"][..],
+            &["article", "title"],
+            &["body"],
+            &["article", "body", "x"],
+        ] {
+            assert!(!is_markdown_field(&path(other)), "{other:?}");
+        }
+    }
+}
