@@ -40,5 +40,5 @@ apt_install chromium
 
 if [ ! -f frontend/node_modules/.package-lock.json ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then
   echo "installing the frontend's packages (npm ci)"
-  (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+  (cd frontend && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi

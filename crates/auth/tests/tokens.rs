@@ -136,6 +136,62 @@ async fn logout_ends_the_session_at_once(backend: Backend) {
     assert_eq!(auth.get_user(&other).await, StatusCode::OK);
 }
 
+/// A browser whose access token expired (or was lost) still signs out for
+/// good: the refresh cookie names the session to end.
+async fn logout_with_only_the_refresh_cookie(backend: Backend) {
+    let auth = TestAuth::start(backend).await;
+    auth.register("carol", PASSWORD).await;
+    let login = auth
+        .client
+        .post(format!("{}/api/users/login", auth.url))
+        .json(&json!({"user": {"email": "carol@example.com", "password": PASSWORD}}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = login.json::<Value>().await.unwrap()["user"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Neither a token nor a cookie: nothing to end.
+    let bare = auth
+        .client
+        .post(format!("{}/auth/logout", auth.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
+
+    let logout = auth
+        .client
+        .post(format!("{}/auth/logout", auth.url))
+        .header("Authorization", "Token expired.or.garbage")
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let cleared = logout.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    // The session is over: its access token and its refresh cookie alike.
+    assert_eq!(auth.get_user(&token).await, StatusCode::UNAUTHORIZED);
+    let refresh = auth
+        .client
+        .post(format!("{}/auth/token/refresh", auth.url))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refresh.status(), StatusCode::BAD_REQUEST);
+}
+
 async fn access_tokens_are_well_formed_eddsa_jwts(backend: Backend) {
     let auth = TestAuth::start(backend).await;
     let token = auth.register("carol", PASSWORD).await;
@@ -450,6 +506,7 @@ async fn key_rotation_without_restart(backend: Backend) {
 on_both_backends!(
     rotation_and_reuse_detection,
     logout_ends_the_session_at_once,
+    logout_with_only_the_refresh_cookie,
     access_tokens_are_well_formed_eddsa_jwts,
     sessions_belong_to_their_owner,
     password_change_ends_other_sessions,

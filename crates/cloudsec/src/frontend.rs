@@ -1,14 +1,41 @@
 //! The web UI for `cloudsec up`: the Next.js export in `./frontend/out`,
 //! built first when it is missing or older than its sources and npm is on
-//! the PATH. Production images ship the export and set `gateway.static_dir`;
-//! nothing here runs for `serve`. Without npm the platform still starts, and
-//! says why the UI is missing.
+//! the PATH. Without npm the platform still starts, and says why the UI is
+//! missing. Only this repository's frontend is built (its package name is
+//! checked), npm gets no install scripts and none of the platform's
+//! environment (its `CLOUDSEC_*` settings may hold secrets), and each step
+//! has a time limit. `serve` builds and serves nothing unless
+//! `gateway.static_dir` says so.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::SystemTime;
 
 const SOURCE: &str = "frontend";
+/// The `name` in this repository's `frontend/package.json`.
+const PACKAGE: &str = "\"name\": \"cloudsec-frontend\"";
+/// What npm may see of our environment: where to find tools, where home and
+/// temp are, locale, proxies and npm's own settings.
+const PASSED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "TERM",
+    "NO_COLOR",
+    "CI",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "NODE_EXTRA_CA_CERTS",
+];
+const STEP_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Where the UI is, or why there is none.
 pub enum Ui {
@@ -19,9 +46,12 @@ pub enum Ui {
 /// The export to serve, building it first when needed.
 pub async fn prepare() -> Ui {
     let source = Path::new(SOURCE);
-    if !source.join("package.json").is_file() {
+    let ours =
+        std::fs::read_to_string(source.join("package.json")).is_ok_and(|p| p.contains(PACKAGE));
+    if !ours {
         return Ui::Missing(format!(
-            "no ./{SOURCE}/package.json in {} (start from the repository's root, or set gateway.static_dir)",
+            "no ./{SOURCE}/package.json of CloudSec's web UI in {} \
+             (start from the repository's root, or set gateway.static_dir)",
             std::env::current_dir()
                 .map_or_else(|_| "this directory".to_owned(), |d| d.display().to_string())
         ));
@@ -49,21 +79,42 @@ async fn build(source: &Path) -> Result<(), String> {
         if installed.is_some() && installed >= modified(&source.join("package-lock.json")) {
             &[&["run", "build"]]
         } else {
-            &[&["ci", "--no-audit", "--no-fund"], &["run", "build"]]
+            &[
+                &["ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                &["run", "build"],
+            ]
         };
     eprintln!(
         "cloudsec: building the web UI in ./{SOURCE} (npm; the first time takes about a minute)"
     );
     for args in steps {
-        let status = tokio::process::Command::new("npm")
-            .args(*args)
+        let mut npm = tokio::process::Command::new("npm");
+        npm.args(*args)
             .current_dir(source)
+            .env_clear()
+            .envs(
+                PASSED_ENV
+                    .iter()
+                    .filter_map(|k| std::env::var_os(k).map(|v| (k, v))),
+            )
+            .envs(
+                std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("npm_config_")),
+            )
             .env("NEXT_TELEMETRY_DISABLED", "1")
             .stdin(Stdio::null())
             // Our stdout is for the readiness lines; npm's chatter goes to stderr.
             .stdout(Stdio::from(std::io::stderr()))
-            .status()
-            .await;
+            .kill_on_drop(true);
+        let status = match tokio::time::timeout(STEP_LIMIT, npm.status()).await {
+            Ok(status) => status,
+            Err(_) => {
+                return Err(format!(
+                    "`npm {}` took over {} s",
+                    args.join(" "),
+                    STEP_LIMIT.as_secs()
+                ));
+            }
+        };
         match status {
             Ok(status) if status.success() => {}
             Ok(status) => return Err(format!("`npm {}` failed ({status})", args.join(" "))),

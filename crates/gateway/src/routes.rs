@@ -118,7 +118,8 @@ pub static ENDPOINTS: &[Endpoint] = &[
     endpoint(Method::PUT, "/api/user", Auth, Required),
     credentials("/auth/token"),
     endpoint(Method::POST, "/auth/token/refresh", Auth, Optional),
-    endpoint(Method::POST, "/auth/logout", Auth, Required),
+    // With the access token, or with only the refresh cookie (token expired).
+    endpoint(Method::POST, "/auth/logout", Auth, Optional),
     endpoint(Method::POST, "/auth/revoke", Auth, Optional),
     endpoint(Method::GET, "/auth/sessions", Auth, Required),
     endpoint(Method::DELETE, "/auth/sessions/{id}", Auth, Required),
@@ -416,7 +417,6 @@ mod tests {
             (Method::DELETE, "/api/articles/a-slug"),
             (Method::POST, "/api/articles/a-slug/comments"),
             (Method::DELETE, "/api/profiles/jake/follow"),
-            (Method::POST, "/auth/logout"),
             (Method::DELETE, "/auth/sessions/s1"),
         ] {
             assert_eq!(
@@ -432,6 +432,7 @@ mod tests {
             (Method::GET, "/api/profiles/jake"),
             (Method::POST, "/api/users/login"),
             (Method::POST, "/auth/token"),
+            (Method::POST, "/auth/logout"),
         ] {
             assert_eq!(
                 endpoint(method.clone(), path).token,

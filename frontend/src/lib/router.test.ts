@@ -35,7 +35,15 @@ describe('nextPath', () => {
   it('follows only paths of this site', () => {
     const next = (value: string) => nextPath(new URLSearchParams({ next: value }));
     expect(next('/article/a-b')).toBe('/article/a-b');
-    for (const bad of ['//evil.example/x', '/\\evil.example', 'https://evil.example', 'javascript:alert(1)', '']) {
+    for (const bad of [
+      '//evil.example/x',
+      '/\\evil.example',
+      '/\t/evil.example',
+      '/\n/evil.example',
+      'https://evil.example',
+      'javascript:alert(1)',
+      '',
+    ]) {
       expect(next(bad)).toBe('/');
     }
     expect(nextPath(new URLSearchParams())).toBe('/');

@@ -115,8 +115,12 @@ function dropSession(state: AuthState = 'unauthenticated') {
   publish({ state, user: null });
 }
 
-/** Runs `task` while holding the cross-tab refresh lock (where the browser has Web Locks). */
-async function exclusively<T>(task: () => Promise<T>): Promise<T> {
+/**
+ * Runs `task` while holding the cross-tab session lock (where the browser has
+ * Web Locks): refreshes, and sign-ins, whose new cookie a refresh answered
+ * late in another tab must not overwrite.
+ */
+export async function exclusively<T>(task: () => Promise<T>): Promise<T> {
   if (typeof navigator !== 'undefined' && navigator.locks) {
     return navigator.locks.request('cloudsec-refresh', task);
   }
@@ -231,8 +235,10 @@ export async function authorizedFetch(path: string, init: RequestInit = {}): Pro
   const hadToken = token !== null;
   const response = await send();
   if (response.status !== 401 || !hadToken) return response;
-  if ((await refresh()) !== 'refreshed') {
-    dropSession();
+  const outcome = await refresh();
+  if (outcome !== 'refreshed') {
+    // No session any more, or none that can be checked right now.
+    dropSession(outcome === 'unreachable' ? 'unavailable' : 'unauthenticated');
     return response;
   }
   return send();
@@ -254,9 +260,18 @@ export function userChanged(user: User & { token?: string }) {
   broadcast({ type: 'user', user: next });
 }
 
-/** Ends the session on the server (which clears the cookie), then here and in every tab. */
-export async function signOut() {
-  await authorizedFetch('/auth/logout', { method: 'POST' }).catch(() => null);
-  dropSession();
-  broadcast({ type: 'signed-out' });
+/**
+ * Ends the session on the server (with the access token, or the refresh
+ * cookie alone), which clears the cookie, then here and in every tab. When
+ * the server could not be told, nothing is dropped and the answer says why.
+ */
+export async function signOut(): Promise<{ ok: true } | { ok: false; status: number }> {
+  const response = await authorizedFetch('/auth/logout', { method: 'POST' }).catch(() => null);
+  // 401: no session left to end.
+  if (response && (response.ok || response.status === 401)) {
+    dropSession();
+    broadcast({ type: 'signed-out' });
+    return { ok: true };
+  }
+  return { ok: false, status: response?.status ?? 0 };
 }

@@ -5,12 +5,19 @@ import { ErrorList } from '@/components/common';
 import { request } from '@/lib/api';
 import { messagesOf } from '@/lib/hooks';
 import { Link, navigate, useLocation } from '@/lib/router';
-import { type User, signedIn } from '@/lib/session';
+import { type User, exclusively, signedIn } from '@/lib/session';
 
-/** Where to go after signing in: `?next=` when it is a path of this site, else home. */
-export function nextPath(query: URLSearchParams): string {
+/** Where to go after signing in: `?next=` when it is a page of this site, else home. */
+export function nextPath(query: URLSearchParams, origin = window.location.origin): string {
   const next = query.get('next') ?? '';
-  return /^\/(?![/\\])/.test(next) ? next : '/';
+  if (!next.startsWith('/')) return '/';
+  try {
+    // As the browser would read it (tabs and newlines dropped, `\` as `/`).
+    const url = new URL(next, origin);
+    return url.origin === origin ? url.pathname + url.search + url.hash : '/';
+  } catch {
+    return '/';
+  }
 }
 
 /** Sign in and sign up: one form, the username only when signing up. */
@@ -32,12 +39,14 @@ export function AuthPage({ mode }: { mode: 'login' | 'register' }) {
     setBusy(true);
     setErrors([]);
     try {
-      const answer = await request<{ user: User & { token: string } }>(
-        'POST',
-        register ? '/api/users' : '/api/users/login',
-        { user },
-      );
-      signedIn(answer.user);
+      await exclusively(async () => {
+        const answer = await request<{ user: User & { token: string } }>(
+          'POST',
+          register ? '/api/users' : '/api/users/login',
+          { user },
+        );
+        signedIn(answer.user);
+      });
       navigate(next);
     } catch (error) {
       setErrors(messagesOf(error).messages);

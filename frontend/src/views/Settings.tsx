@@ -2,7 +2,7 @@
 
 import { type FormEvent, useState } from 'react';
 import { ErrorList, Loading } from '@/components/common';
-import { request, sessions } from '@/lib/api';
+import { errorMessages, request, sessions, UNREACHABLE } from '@/lib/api';
 import { messagesOf, useSession } from '@/lib/hooks';
 import { navigate } from '@/lib/router';
 import { type User, signOut, userChanged } from '@/lib/session';
@@ -86,8 +86,15 @@ function SettingsForm({ user }: { user: User }) {
 
   const logout = async () => {
     setBusy(true);
-    await signOut();
-    navigate('/');
+    setErrors([]);
+    const outcome = await signOut();
+    if (outcome.ok) {
+      navigate('/');
+      return;
+    }
+    const why = outcome.status === 0 ? [UNREACHABLE] : errorMessages(outcome.status, null, null);
+    setErrors([`You are still signed in: the server could not end your session. ${why.join(' ')}`]);
+    setBusy(false);
   };
 
   return (

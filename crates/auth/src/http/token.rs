@@ -143,32 +143,57 @@ async fn refresh_with_cookie(
             response.headers_mut().insert(cookie::header(), cookie);
             Ok(response)
         }
-        Err(e) => {
+        // A spent, revoked or unknown token: the cookie is no use any more.
+        // Anything else (the database down) leaves it for a later try.
+        Err(
+            e @ Error::OAuth {
+                error: "invalid_grant",
+                ..
+            },
+        ) => {
             let mut response = e.into_response();
             response
                 .headers_mut()
                 .insert(cookie::header(), cookie::clear(secure));
             Ok(response)
         }
+        Err(e) => Err(e),
     }
 }
 
-/// Ends the caller's session: refresh tokens and access tokens alike.
+/// Ends the caller's session, refresh tokens and access tokens alike: the
+/// session of the access token, or else the one the refresh cookie names (a
+/// browser whose access token expired can still sign out for good). The
+/// cookie is cleared either way.
 async fn logout(
     State(auth): State<Auth>,
     ClientIp(ip): ClientIp,
-    user: AuthUser,
+    user: std::result::Result<AuthUser, Error>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response> {
-    auth.end_session(&user.claims.sid, "logout").await?;
-    auth.inner
-        .audit
-        .record(
-            Event::new(Kind::Logout)
-                .user(&user.claims.sub)
-                .session(&user.claims.sid)
-                .ip(ip),
-        )
-        .await;
+    let session = match (user, cookie::read(&headers)) {
+        (Ok(user), _) => Some((user.claims.sub.clone(), user.claims.sid.clone())),
+        (Err(_), Some(token)) => auth
+            .inner
+            .db
+            .refresh_token(&refresh_hash(&token))
+            .await?
+            .map(|row| (row.session.user_id, row.session.id)),
+        (Err(refused), None) => return Err(refused),
+    };
+    if let Some((user_id, session_id)) = session
+        && auth.end_session(&session_id, "logout").await?
+    {
+        auth.inner
+            .audit
+            .record(
+                Event::new(Kind::Logout)
+                    .user(&user_id)
+                    .session(&session_id)
+                    .ip(ip),
+            )
+            .await;
+    }
     let clear = cookie::clear(auth.inner.config.cookie_secure);
     Ok((StatusCode::NO_CONTENT, [(cookie::header(), clear)]).into_response())
 }

@@ -5,12 +5,17 @@
 //! never interpreted), so it is not inspected; everything outside the fences
 //! is, with every rule.
 //!
-//! Only what is unambiguous is taken for code: a fence opened at the left
-//! margin (at most three spaces), closed by a fence of the same character at
-//! least as long, or running to the end (as CommonMark says). A line that
-//! starts with `<` anywhere outside the fences could open a raw-HTML block,
-//! inside which a "fence" is raw HTML too: then nothing is taken for code.
-//! Fences inside quotes or lists, indented code and code spans stay inspected.
+//! The scanner must never take for code what a renderer does not, so it
+//! trusts only the unambiguous and closes early: a fence opens only at the
+//! very left margin (a fence indented at all may belong to a list item or a
+//! quote), and closes at any line that starts, after any indentation, with a
+//! run of its character at least as long, whatever follows (renderers differ
+//! on what may follow; closing too early only inspects more), or runs to the
+//! end as CommonMark says. Everything is inspected when the fences cannot be
+//! trusted: a line outside them that starts with `<` (a raw-HTML block, where
+//! a "fence" is raw HTML too), or a carriage return not followed by a line
+//! feed (a line ending to CommonMark, not to this scanner). Code spans and
+//! indented code stay inspected.
 
 use std::borrow::Cow;
 
@@ -23,26 +28,22 @@ pub fn is_markdown_field(path: &[String]) -> bool {
         .any(|field| field.len() == path.len() && field.iter().zip(path).all(|(a, b)| a == b))
 }
 
-/// A fence line: up to three spaces, then three or more backticks or tildes.
-fn fence(line: &str) -> Option<(u8, usize)> {
-    let indent = line.len() - line.trim_start_matches(' ').len();
-    if indent > 3 {
-        return None;
-    }
-    let rest = &line[indent..];
-    let marker = *rest.as_bytes().first()?;
+/// An opening fence: at the left margin, three or more backticks or tildes.
+fn opens(line: &str) -> Option<(u8, usize)> {
+    let marker = *line.as_bytes().first()?;
     if marker != b'`' && marker != b'~' {
         return None;
     }
-    let run = rest.bytes().take_while(|&b| b == marker).count();
+    let run = line.bytes().take_while(|&b| b == marker).count();
     // A backtick fence's info string may not contain a backtick.
-    let valid = run >= 3 && (marker == b'~' || !rest[run..].contains('`'));
+    let valid = run >= 3 && (marker == b'~' || !line[run..].contains('`'));
     valid.then_some((marker, run))
 }
 
+/// Whether `line` could close the fence for some renderer.
 fn closes(line: &str, (marker, run): (u8, usize)) -> bool {
-    fence(line).is_some_and(|(m, r)| m == marker && r >= run)
-        && line.trim().bytes().all(|b| b == marker)
+    let rest = line.trim_start_matches([' ', '\t']);
+    rest.bytes().take_while(|&b| b == marker).count() >= run
 }
 
 fn opens_html(line: &str) -> bool {
@@ -53,7 +54,11 @@ fn opens_html(line: &str) -> bool {
 /// The markdown with the contents of its fenced code blocks left out (the
 /// fence lines themselves stay), or all of it when fences cannot be trusted.
 pub fn outside_code(markdown: &str) -> Cow<'_, str> {
-    if !markdown.contains("```") && !markdown.contains("~~~") {
+    let fenced = markdown.contains("```") || markdown.contains("~~~");
+    let lone_cr = markdown
+        .match_indices('\r')
+        .any(|(i, _)| markdown.as_bytes().get(i + 1) != Some(&b'\n'));
+    if !fenced || lone_cr {
         return Cow::Borrowed(markdown);
     }
     let mut prose = String::with_capacity(markdown.len());
@@ -73,7 +78,7 @@ pub fn outside_code(markdown: &str) -> Cow<'_, str> {
                 if opens_html(bare) {
                     return Cow::Borrowed(markdown);
                 }
-                open = fence(bare);
+                open = opens(bare);
                 prose.push_str(line);
             }
         }
@@ -102,6 +107,15 @@ mod tests {
     }
 
     #[test]
+    fn crlf_line_ends_are_line_ends() {
+        let prose = outside_code("Intro\r\n```\r\n<script>alert(1)</script>\r\n```\r\nAfter");
+        assert!(
+            !prose.contains("script") && prose.contains("After"),
+            "{prose:?}"
+        );
+    }
+
+    #[test]
     fn an_unclosed_fence_runs_to_the_end() {
         assert!(!outside_code("text\n```\n<script>alert(1)</script>").contains("script"));
     }
@@ -109,12 +123,24 @@ mod tests {
     #[test]
     fn what_is_not_surely_code_stays_inspected() {
         for body in [
-            // Not fences: indented four spaces, a backtick in the info string, two backticks.
+            // Not fences: indented, a backtick in the info string, two backticks.
             "    ```\n<script>alert(1)</script>\n```",
+            "  ```\n<script>alert(1)</script>\n```",
             "```js`\n<script>alert(1)</script>\n```",
             "``\n<script>alert(1)</script>\n``",
             // Inside a quote or a list: not taken for code.
             "> ```\n> <script>alert(1)</script>\n> ```",
+            "- a\n  ```\n<script>alert(1)</script>\n```",
+            "- <div>\n  ```\n  <script>alert(1)</script>\n  ```",
+            // Closed early wherever some renderer closes: indented closers,
+            // trailing text (marked), odd whitespace; the rest is prose.
+            "```\nx\n   ```\n<script>alert(1)</script>",
+            "```\nx\n```~\n<script>alert(1)</script>",
+            "```\nx\n```\u{a0}\n<script>alert(1)</script>",
+            "~~~\nx\n\t~~~\n<script>alert(1)</script>",
+            // A lone CR ends a line for CommonMark.
+            "~~~\n~~~\r<script>alert(1)</script>\n~~~",
+            "text\r<div>\n```\n<script>alert(1)</script>\n```",
             // An HTML block anywhere outside the fences: the fences may be raw HTML.
             "<div>\n```\n<script>alert(1)</script>\n```\n</div>",
             "```\nx\n```\n <p>\n```\n<img src=x onerror=alert(1)>\n```",

@@ -583,6 +583,7 @@ impl<'a> Scan<'a> {
                 let walked = JsonWalk {
                     scan: &mut *self,
                     path: &mut Vec::new(),
+                    element: false,
                 }
                 .deserialize(&mut json)
                 .and_then(|()| json.end());
@@ -639,13 +640,16 @@ impl<'a> Scan<'a> {
 struct JsonWalk<'s, 'w> {
     scan: &'s mut Scan<'w>,
     path: &'s mut Vec<String>,
+    /// An array element: named by its array's path, but not that field itself.
+    element: bool,
 }
 
 impl<'w> JsonWalk<'_, 'w> {
-    fn nested(&mut self) -> JsonWalk<'_, 'w> {
+    fn nested(&mut self, element: bool) -> JsonWalk<'_, 'w> {
         JsonWalk {
             scan: &mut *self.scan,
             path: &mut *self.path,
+            element,
         }
     }
 
@@ -696,7 +700,7 @@ impl<'de> serde::de::Visitor<'de> for JsonWalk<'_, '_> {
 
     fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<(), E> {
         let field = self.path.last().map(String::as_str);
-        if markdown::is_markdown_field(self.path) {
+        if !self.element && markdown::is_markdown_field(self.path) {
             self.scan
                 .json_value(self.path, &markdown::outside_code(value));
         } else if !field.is_some_and(|k| UNINSPECTED_FIELDS.contains(&k)) {
@@ -706,7 +710,7 @@ impl<'de> serde::de::Visitor<'de> for JsonWalk<'_, '_> {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut items: A) -> Result<(), A::Error> {
-        while items.next_element_seed(self.nested())?.is_some() {}
+        while items.next_element_seed(self.nested(true))?.is_some() {}
         Ok(())
     }
 
@@ -718,7 +722,7 @@ impl<'de> serde::de::Visitor<'de> for JsonWalk<'_, '_> {
                 self.scan.json_value(self.path, &key);
             }
             self.go_on()?;
-            map.next_value_seed(self.nested())?;
+            map.next_value_seed(self.nested(false))?;
             self.path.pop();
         }
         Ok(())

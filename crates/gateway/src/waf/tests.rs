@@ -287,6 +287,11 @@ fn fenced_code_in_an_article_body_is_data() {
     }
     let comment = serde_json::json!({"comment": {"body": code}}).to_string();
     assert!(inspect(comment).is_some(), "a comment is not markdown");
+    let listed = serde_json::json!({"article": {"body": [code]}}).to_string();
+    assert!(
+        inspect(listed).is_some(),
+        "an array under body is not the body"
+    );
     assert!(
         inspect(article(code, code)).is_some(),
         "the title is not markdown"
