@@ -66,18 +66,29 @@ async fn rotation_and_reuse_detection(backend: Backend) {
     );
 }
 
-async fn logout_ends_the_session_at_once(backend: Backend) {
-    let auth = TestAuth::start(backend).await;
-    let other = auth.register("bob", PASSWORD).await;
+/// Logs in as a browser does: the `Set-Cookie`, the cookie it sets, the access token.
+async fn browser_login(auth: &TestAuth, email: &str) -> (String, String, String) {
     let login = auth
         .client
         .post(format!("{}/api/users/login", auth.url))
-        .json(&json!({"user": {"email": "bob@example.com", "password": PASSWORD}}))
+        .json(&json!({"user": {"email": email, "password": PASSWORD}}))
         .send()
         .await
         .unwrap();
     assert_eq!(login.status(), StatusCode::OK);
     let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let token = login.json::<Value>().await.unwrap()["user"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (set_cookie, cookie, token)
+}
+
+async fn logout_ends_the_session_at_once(backend: Backend) {
+    let auth = TestAuth::start(backend).await;
+    let other = auth.register("bob", PASSWORD).await;
+    let (set_cookie, cookie, token) = browser_login(&auth, "bob@example.com").await;
     for attr in [
         "cloudsec_refresh=",
         "HttpOnly",
@@ -87,11 +98,6 @@ async fn logout_ends_the_session_at_once(backend: Backend) {
     ] {
         assert!(set_cookie.contains(attr), "{set_cookie}");
     }
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let token = login.json::<Value>().await.unwrap()["user"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
 
     // The cookie flow rotates the cookie.
     let refreshed = auth
@@ -141,24 +147,7 @@ async fn logout_ends_the_session_at_once(backend: Backend) {
 async fn logout_with_only_the_refresh_cookie(backend: Backend) {
     let auth = TestAuth::start(backend).await;
     auth.register("carol", PASSWORD).await;
-    let login = auth
-        .client
-        .post(format!("{}/api/users/login", auth.url))
-        .json(&json!({"user": {"email": "carol@example.com", "password": PASSWORD}}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let token = login.json::<Value>().await.unwrap()["user"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, cookie, token) = browser_login(&auth, "carol@example.com").await;
 
     // Neither a token nor a cookie: nothing to end.
     let bare = auth

@@ -4,22 +4,13 @@ import { type Article, type ArticleQuery, PAGE_SIZE, articles } from '@/lib/api'
 import { useRequest } from '@/lib/hooks';
 import { Link } from '@/lib/router';
 import { FavoriteButton } from './Buttons';
-import { Avatar, Failed, Loading, formatDate } from './common';
+import { AuthorInfo, Failed, Loading } from './common';
 
 export function ArticlePreview({ article, onChange }: { article: Article; onChange: (a: Article) => void }) {
-  const profile = `/profile/${encodeURIComponent(article.author.username)}`;
   return (
     <div className="article-preview">
       <div className="article-meta">
-        <Link href={profile}>
-          <Avatar image={article.author.image} alt={article.author.username} />
-        </Link>
-        <div className="info">
-          <Link href={profile} className="author">
-            {article.author.username}
-          </Link>
-          <span className="date">{formatDate(article.createdAt)}</span>
-        </div>
+        <AuthorInfo author={article.author} date={article.createdAt} />
         <FavoriteButton article={article} onChange={onChange} compact />
       </div>
       <Link href={`/article/${encodeURIComponent(article.slug)}`} className="preview-link">

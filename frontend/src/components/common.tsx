@@ -1,6 +1,7 @@
 'use client';
 
 import { avatar } from '@/lib/images';
+import { Link } from '@/lib/router';
 
 export function ErrorList({ messages }: { messages: string[] }) {
   if (messages.length === 0) return null;
@@ -44,4 +45,22 @@ export function formatDate(iso: string): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return '';
   return date.toLocaleDateString('en-US', { month: 'long', day: 'numeric', year: 'numeric' });
+}
+
+/** An author's avatar, name (`.author`) and date, as article metas show them. */
+export function AuthorInfo({ author, date }: { author: { username: string; image: string | null }; date: string }) {
+  const profile = `/profile/${encodeURIComponent(author.username)}`;
+  return (
+    <>
+      <Link href={profile}>
+        <Avatar image={author.image} alt={author.username} />
+      </Link>
+      <div className="info">
+        <Link href={profile} className="author">
+          {author.username}
+        </Link>
+        <span className="date">{formatDate(date)}</span>
+      </div>
+    </>
+  );
 }

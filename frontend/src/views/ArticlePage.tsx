@@ -2,7 +2,7 @@
 
 import { type FormEvent, useMemo, useState } from 'react';
 import { FavoriteButton, FollowButton } from '@/components/Buttons';
-import { Avatar, ErrorList, Failed, Loading, formatDate } from '@/components/common';
+import { AuthorInfo, Avatar, ErrorList, Failed, Loading, formatDate } from '@/components/common';
 import { type Article, type Comment, articles } from '@/lib/api';
 import { messagesOf, useRequest, useSession } from '@/lib/hooks';
 import { renderMarkdown } from '@/lib/markdown';
@@ -12,7 +12,6 @@ function ArticleMeta({ article, onChange }: { article: Article; onChange: (a: Ar
   const { user } = useSession();
   const [errors, setErrors] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
-  const profile = `/profile/${encodeURIComponent(article.author.username)}`;
   const own = user?.username === article.author.username;
 
   const remove = async () => {
@@ -29,15 +28,7 @@ function ArticleMeta({ article, onChange }: { article: Article; onChange: (a: Ar
 
   return (
     <div className="article-meta">
-      <Link href={profile}>
-        <Avatar image={article.author.image} alt={article.author.username} />
-      </Link>
-      <div className="info">
-        <Link href={profile} className="author">
-          {article.author.username}
-        </Link>
-        <span className="date">{formatDate(article.createdAt)}</span>
-      </div>
+      <AuthorInfo author={article.author} date={article.createdAt} />
       {own ? (
         <span>
           <Link className="btn btn-outline-secondary btn-sm" href={`/editor/${encodeURIComponent(article.slug)}`}>
