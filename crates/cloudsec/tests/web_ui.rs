@@ -103,7 +103,7 @@ async fn up_builds_a_stale_export_and_serves_it_under_a_hashed_csp() {
     );
     assert!(page.text().await.unwrap().contains("id=app"));
     stop(child);
-    let runs = std::fs::read_to_string(frontend.join("npm-runs")).unwrap();
+    let runs = std::fs::read_to_string(root.path().join("npm-runs")).unwrap();
     assert_eq!(
         runs.lines().collect::<Vec<_>>(),
         ["ci --ignore-scripts --no-audit --no-fund", "run build"]
@@ -117,7 +117,7 @@ async fn up_builds_a_stale_export_and_serves_it_under_a_hashed_csp() {
     let (child, _, _) = up_in(root.path(), &root.path().join("data2"), &path);
     stop(child);
     assert_eq!(
-        std::fs::read_to_string(frontend.join("npm-runs"))
+        std::fs::read_to_string(root.path().join("npm-runs"))
             .unwrap()
             .lines()
             .count(),
@@ -129,7 +129,7 @@ async fn up_builds_a_stale_export_and_serves_it_under_a_hashed_csp() {
     std::fs::write(frontend.join("src/page.tsx"), "export const changed = 1").unwrap();
     let (child, _, _) = up_in(root.path(), &root.path().join("data3"), &path);
     stop(child);
-    let runs = std::fs::read_to_string(frontend.join("npm-runs")).unwrap();
+    let runs = std::fs::read_to_string(root.path().join("npm-runs")).unwrap();
     assert_eq!(runs.lines().last(), Some("run build"));
     assert_eq!(runs.lines().count(), 3);
 }
