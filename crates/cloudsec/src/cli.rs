@@ -27,7 +27,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the whole platform in one process: the gateway on 127.0.0.1:PORT,
-    /// auth and business on free loopback ports behind it.
+    /// auth and business on free loopback ports behind it, and the web UI
+    /// from ./frontend/out (built first with npm when missing or stale;
+    /// key `gateway.static_dir` to serve another export).
     Up {
         /// Gateway port (key `gateway.port`, default 8080; 0 picks a free one).
         #[arg(long)]
