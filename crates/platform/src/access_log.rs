@@ -30,10 +30,12 @@ use http::{HeaderValue, Method, Uri};
 use serde::Serialize;
 use serde::ser::SerializeStruct as _;
 
-use crate::telemetry;
+use crate::log_writer;
 use crate::trace_context::TraceIdText;
 
-/// Set by [`crate::telemetry`] when log lines are JSON.
+/// Set by [`crate::telemetry`] when log lines are JSON (telemetry configures
+/// this module; this module writes through [`crate::log_writer`], never
+/// through telemetry).
 static JSON: AtomicBool = AtomicBool::new(false);
 
 pub(crate) fn write_json_lines() {
@@ -161,7 +163,7 @@ pub fn log(fields: &RequestFields, status: u16, elapsed: Duration) {
     }
     let latency_ms = elapsed.as_secs_f64() * 1e3;
     if JSON.load(Ordering::Relaxed) {
-        telemetry::write_line(|line| {
+        log_writer::write_line(|line| {
             write_json(line, fields, status, latency_ms, SystemTime::now());
         });
     } else {
@@ -350,6 +352,60 @@ mod tests {
         );
         // Other events in the span get the same `span` object.
         assert_eq!(serde_json::to_value(&fields).unwrap(), line["span"]);
+    }
+
+    /// The hand-written line is the line the real JSON layer writes for the
+    /// same event in the same request, but for the time it was written.
+    #[test]
+    fn the_hand_written_line_is_the_json_layers_line() {
+        use std::sync::Mutex;
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        for trace_id in [Some(0x4bf92f3577b34da6a3ce929d0e0e4736), None] {
+            let buffer = Buffer::default();
+            let writer = buffer.clone();
+            let subscriber = tracing_subscriber::registry()
+                .with(crate::telemetry::json_layer(move || writer.clone()));
+            let fields = Arc::new(fields("/api/\"quoted\"/é?query=not-logged", trace_id));
+            tracing::subscriber::with_default(subscriber, || {
+                let mut current = Some(fields.clone());
+                in_scope(&mut current, || {
+                    tracing::info!(
+                        target: "cloudsec_platform::stack",
+                        latency_ms = 1.5,
+                        status = 404_u16,
+                        "request finished"
+                    );
+                });
+            });
+            let written = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+            let mut from_layer: serde_json::Value =
+                serde_json::from_str(written.trim_end()).unwrap();
+            let mut hand_written = line(&fields, 404, 1.5, SystemTime::now());
+            for line in [&mut from_layer, &mut hand_written] {
+                let timestamp = line["timestamp"].take();
+                let timestamp = timestamp.as_str().unwrap();
+                // RFC 3339 in UTC with microseconds, as both write it.
+                assert_eq!(
+                    timestamp.len(),
+                    "2026-11-30T17:59:35.927231Z".len(),
+                    "{timestamp}"
+                );
+                assert!(timestamp.ends_with('Z'));
+            }
+            assert_eq!(hand_written, from_layer, "{written}");
+        }
     }
 
     #[test]

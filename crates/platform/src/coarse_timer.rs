@@ -2,11 +2,10 @@
 //!
 //! Every proxied request arms two timers: hyper's header-read timeout for the
 //! next request on its connection (slowloris), and the upstream exchange's
-//! timeout. Nearly all are cancelled long before they would fire. As tokio
-//! timers (each registered in the runtime's wheel, removed, the clock read
-//! for both) the two cost about 2,570 instructions of a proxied request's
-//! 56,000, about 1,700 as these, hyper's own handling included
-//! (docs/benchmarks.md). Here a timer is an entry
+//! timeout. Nearly all are cancelled long before they would fire, and as
+//! tokio timers (each registered in the runtime's wheel, removed, the clock
+//! read for both) they cost more than they do here (docs/performance.md,
+//! "Coarse timers"). Here a timer is an entry
 //! in its event loop's slab, a deadline and a waker, added when it is first
 //! polled and removed when it is dropped. One sweeper per loop wakes the
 //! timers that are past their deadline, once a tick, and only while there are
@@ -14,7 +13,10 @@
 //!
 //! Only the event loops of [`crate::server`] keep such a slab
 //! ([`enable_on_this_thread`]): their tasks never move between threads. On
-//! any other thread a [`Sleep`] is a tokio timer.
+//! any other thread a [`Sleep`] is a tokio timer. A timer armed on one loop
+//! and polled on another thread (a future moved to another runtime) is
+//! noticed by its id, which names its thread, and becomes a tokio timer for
+//! the same deadline: moved, it is late by nothing and early never.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -164,30 +166,56 @@ impl Future for Sleep {
             }
             State::Armed { key, id } => {
                 let (key, id) = (*key, *id);
-                let pending = TIMERS.with(|timers| {
+                let here = TIMERS.with(|timers| {
                     let mut timers = timers.borrow_mut();
-                    match timers.as_mut().and_then(|t| t.entries.get_mut(key)) {
-                        Some(entry) if entry.id == id => {
-                            if !entry.waker.will_wake(cx.waker()) {
-                                entry.waker = cx.waker().clone();
+                    match timers.as_mut() {
+                        Some(timers) if same_thread(timers.next_id, id) => {
+                            match timers.entries.get_mut(key) {
+                                Some(entry) if entry.id == id => {
+                                    if !entry.waker.will_wake(cx.waker()) {
+                                        entry.waker = cx.waker().clone();
+                                    }
+                                    Armed::Pending
+                                }
+                                // Swept: the deadline has passed.
+                                _ => Armed::Swept,
                             }
-                            true
                         }
-                        // Swept: the deadline has passed.
-                        _ => false,
+                        _ => Armed::Moved,
                     }
                 });
-                if pending {
-                    Poll::Pending
-                } else {
-                    self.state = State::Done;
-                    Poll::Ready(())
+                match here {
+                    Armed::Pending => Poll::Pending,
+                    Armed::Swept => {
+                        self.state = State::Done;
+                        Poll::Ready(())
+                    }
+                    Armed::Moved => {
+                        // Its entry stays behind, to be swept at the deadline.
+                        let mut sleep = Box::pin(tokio::time::sleep_until(deadline.into()));
+                        let polled = sleep.as_mut().poll(cx);
+                        self.state = State::Tokio(sleep);
+                        polled
+                    }
                 }
             }
             State::Tokio(sleep) => sleep.as_mut().poll(cx),
             State::Done => Poll::Ready(()),
         }
     }
+}
+
+/// Where an armed timer's entry is, seen from the thread polling it.
+enum Armed {
+    Pending,
+    Swept,
+    /// Polled on another thread than the one it was armed on.
+    Moved,
+}
+
+/// Whether two ids were made on the same thread (its number is their top 16 bits).
+fn same_thread(a: u64, b: u64) -> bool {
+    a >> 48 == b >> 48
 }
 
 impl Drop for Sleep {
@@ -279,6 +307,54 @@ mod tests {
 
     fn armed() -> usize {
         TIMERS.with(|timers| timers.borrow().as_ref().map_or(0, |t| t.entries.len()))
+    }
+
+    /// A future moved off the loop it armed its timer on (to another loop or
+    /// to a thread without coarse timers) does not time out early.
+    #[test]
+    fn a_timer_moved_to_another_thread_keeps_its_deadline() {
+        for target_is_a_loop in [true, false] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let started = Instant::now();
+            on_event_loop(async move {
+                let mut sleep = Box::pin(Sleep::after(Duration::from_millis(300)));
+                // Armed here, then sent away unfinished.
+                assert!(futures_poll_once(sleep.as_mut()).await.is_pending());
+                tx.send(sleep).unwrap();
+            });
+            let sleep = rx.recv().unwrap();
+            std::thread::spawn(move || {
+                let waited = async move {
+                    sleep.await;
+                    started.elapsed()
+                };
+                let elapsed = if target_is_a_loop {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    on_event_loop(async move { tx.send(waited.await).unwrap() });
+                    rx.recv().unwrap()
+                } else {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(waited)
+                };
+                assert!(
+                    elapsed >= Duration::from_millis(300),
+                    "fired after {elapsed:?} (to a loop: {target_is_a_loop})"
+                );
+            })
+            .join()
+            .unwrap();
+        }
+    }
+
+    /// Polls `future` once.
+    async fn futures_poll_once<F: Future + ?Sized>(future: Pin<&mut F>) -> Poll<F::Output> {
+        let mut future = Some(future);
+        std::future::poll_fn(|cx| Poll::Ready(future.take().map(|f| f.poll(cx))))
+            .await
+            .unwrap_or(Poll::Pending)
     }
 
     #[test]

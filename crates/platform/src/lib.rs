@@ -17,6 +17,7 @@ pub mod health;
 pub mod http_metrics;
 pub mod json;
 pub mod jwks;
+pub mod log_writer;
 pub mod problem;
 pub mod redis;
 pub mod revocation;

@@ -198,14 +198,14 @@ impl EventLoops {
         for i in 0..count {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .on_thread_park(crate::telemetry::flush_thread_logs)
+                .on_thread_park(crate::log_writer::flush_thread_logs)
                 .build()?;
             loops.handles.push(runtime.handle().clone());
             let stop = stop.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("http-loop-{i}"))
                 .spawn(move || {
-                    crate::telemetry::batch_thread_logs();
+                    crate::log_writer::batch_thread_logs();
                     crate::coarse_timer::enable_on_this_thread();
                     runtime.block_on(async {
                         tokio::select! {
