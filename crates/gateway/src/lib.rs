@@ -215,7 +215,7 @@ pub fn app(state: State) -> App {
     let edge = tower::ServiceBuilder::new()
         .option_layer(state.inner.cors.clone())
         .service(Edge(state));
-    platform::stack::wrap_service(edge, SERVICE, readiness, routes::label)
+    platform::stack::wrap_service(edge, SERVICE, readiness, routes::classify)
 }
 
 /// Every request the gateway does not answer from its health endpoints:
@@ -247,7 +247,7 @@ async fn handle(
     gateway: State,
     request: axum::extract::Request,
 ) -> Result<axum::response::Response, std::convert::Infallible> {
-    let route = routes::route(request.method(), request.uri().path());
+    let route = routes::of(&request);
     let client = platform::client_ip::resolve(
         request.extensions(),
         request.headers(),

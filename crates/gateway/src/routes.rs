@@ -341,14 +341,28 @@ pub fn refuse_unserved(route: Route, head: &http::request::Parts) -> Result<(), 
     }
 }
 
-/// A request's `route` in the metrics: the cluster its path goes to,
-/// `static`, or `unmatched` for an API path or method no endpoint has.
-/// Refused requests count under the route they asked for.
-pub fn label(request: &axum::extract::Request) -> &'static str {
-    match route(request.method(), request.uri().path()) {
+/// Classifies a request once, before the gateway's handler is called: its
+/// [`Route`] goes into the request's extensions for everything after (the
+/// request context: limits, WAF, rate limits, edge auth, proxy, security
+/// headers read it there), and its label to the metrics: the cluster its
+/// path goes to, `static`, or `unmatched` for an API path or method no
+/// endpoint has. Refused requests count under the route they asked for.
+pub fn classify(request: &mut axum::extract::Request) -> &'static str {
+    let route = route(request.method(), request.uri().path());
+    request.extensions_mut().insert(route);
+    match route {
         Route::Upstream(endpoint) => endpoint.upstream.name(),
         Route::UnknownApi | Route::MethodNotAllowed => "unmatched",
         Route::Static => "static",
+    }
+}
+
+/// The request's route, as [`classify`] found it (or found now, for a
+/// request that did not come through the stack).
+pub fn of(request: &axum::extract::Request) -> Route {
+    match request.extensions().get::<Route>() {
+        Some(route) => *route,
+        None => route(request.method(), request.uri().path()),
     }
 }
 
@@ -402,6 +416,32 @@ mod tests {
             route(&Method::GET, "/api/articles/a/comments/1/b/c/d/e/f"),
             Route::UnknownApi
         );
+    }
+
+    /// The route is found once: what `classify` found is what the handler reads.
+    #[test]
+    fn classify_leaves_the_route_for_the_handler() {
+        use axum::body::Body;
+        let mut request = axum::extract::Request::get("/api/articles/feed")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(classify(&mut request), "business");
+        let found = route(&Method::GET, "/api/articles/feed");
+        assert_eq!(request.extensions().get::<Route>(), Some(&found));
+        assert_eq!(of(&request), found);
+        let mut page = axum::extract::Request::get("/article/a-slug")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(classify(&mut page), "static");
+        let mut odd = axum::extract::Request::patch("/api/tags")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(classify(&mut odd), "unmatched");
+        // A request that did not come through the stack is routed all the same.
+        let bare = axum::extract::Request::post("/auth/logout")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(of(&bare), route(&Method::POST, "/auth/logout"));
     }
 
     #[test]

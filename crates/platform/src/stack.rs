@@ -49,15 +49,17 @@ pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Rout
 
 /// Wraps `service`, which answers every path itself (the gateway), in the
 /// shared stack, with `/healthz` and `/readyz` in front (`/metrics` is not
-/// served here: see [`health::metrics_router`]); `route`
-/// names a request's route in the metrics. No axum `Router` on the way: its
+/// served here: see [`health::metrics_router`]); `classify`
+/// names a request's route in the metrics, once per request, before the
+/// service is called, and may leave what it found in the request's
+/// extensions for the service (the gateway's request context). No axum `Router` on the way: its
 /// routing, boxing and cloning per request showed in the gateway's profile
 /// (docs/benchmarks.md).
 pub fn wrap_service<S>(
     service: S,
     name: &'static str,
     readiness: Readiness,
-    route: fn(&Request) -> &'static str,
+    classify: fn(&mut Request) -> &'static str,
 ) -> Wrapped<S> {
     http_metrics::handle();
     Wrapped {
@@ -65,7 +67,7 @@ pub fn wrap_service<S>(
         service: RequestService {
             inner: service,
             service: name,
-            route: Some(route),
+            route: Some(classify),
         },
     }
 }
@@ -129,7 +131,7 @@ pub struct RequestService<S> {
     /// Names the route of a request no axum route matches (a label chosen
     /// before the call costs less than one carried back in the response's
     /// extensions, which allocates their map).
-    route: Option<fn(&Request) -> &'static str>,
+    route: Option<fn(&mut Request) -> &'static str>,
 }
 
 impl<S> tower::Service<Request> for RequestService<S>
@@ -158,7 +160,7 @@ where
         let (span, fields) = request_span(service, &request, request_id);
         let mut current = access_log::fields_follow_the_future().then(|| fields.clone());
         let matched = request.extensions().get::<MatchedPath>().cloned();
-        let named = self.route.map(|route| route(&request));
+        let named = self.route.map(|classify| classify(&mut request));
         // The clone is the one left ready for the next call (tower's contract).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
