@@ -51,9 +51,7 @@ struct Inner {
     rate_limits: rate_limit::RateLimits,
     limits: config::Limits,
     waf: waf::Waf,
-    auth: Arc<Cluster>,
-    business: Arc<Cluster>,
-    timeouts: routes::Timeouts,
+    proxy: proxy::Proxy,
     tls: bool,
     frontend: Option<static_files::Frontend>,
     /// The pages' Content-Security-Policy (the frontend's, or the default without one).
@@ -119,11 +117,15 @@ impl State {
                 edge,
                 rate_limits,
                 limits: config.limits.clone(),
-                auth,
-                business,
-                timeouts: routes::Timeouts::new(
-                    Duration::from_secs(config.upstream_timeout_secs),
-                    &config.route_timeouts,
+                proxy: proxy::Proxy::new(
+                    auth,
+                    business,
+                    config.trusted_proxies.clone(),
+                    config.tls.enabled(),
+                    routes::Timeouts::new(
+                        Duration::from_secs(config.upstream_timeout_secs),
+                        &config.route_timeouts,
+                    ),
                 ),
                 tls: config.tls.enabled(),
                 frontend,
@@ -134,10 +136,7 @@ impl State {
     }
 
     fn cluster(&self, route: routes::Upstream) -> &Arc<Cluster> {
-        match route {
-            routes::Upstream::Auth => &self.inner.auth,
-            routes::Upstream::Business => &self.inner.business,
-        }
+        self.inner.proxy.cluster(route)
     }
 }
 
@@ -196,7 +195,10 @@ pub type App = platform::stack::Wrapped<tower::util::Either<tower_http::cors::Co
 /// per-request routing, boxing and cloning showed in its profile
 /// (docs/benchmarks.md).
 pub fn app(state: State) -> App {
-    let clusters = [state.inner.auth.clone(), state.inner.business.clone()];
+    let clusters = [
+        state.cluster(routes::Upstream::Auth).clone(),
+        state.cluster(routes::Upstream::Business).clone(),
+    ];
     let readiness =
         clusters
             .into_iter()
@@ -247,6 +249,7 @@ async fn handle(
     gateway: State,
     request: axum::extract::Request,
 ) -> Result<axum::response::Response, std::convert::Infallible> {
+    use axum::response::IntoResponse as _;
     let route = routes::of(&request);
     let client = platform::client_ip::resolve(
         request.extensions(),
@@ -254,7 +257,32 @@ async fn handle(
         &gateway.inner.trusted_proxies,
     );
     let mut response = match admit(&gateway.inner, request, route, client).await {
-        Ok(request) => proxy::handle(&gateway, route, request, client).await,
+        Ok(request) => match route {
+            routes::Route::Upstream(endpoint) => {
+                gateway
+                    .inner
+                    .proxy
+                    .forward(endpoint.upstream, request, client)
+                    .await
+            }
+            // Boxed: file serving's future is the largest branch here, and
+            // every proxied request would otherwise carry (and copy) it.
+            routes::Route::Static => {
+                Box::pin(static_files::serve(
+                    gateway.inner.frontend.as_ref(),
+                    request,
+                ))
+                .await
+            }
+            // Refused by the edge checks (`routes::refuse_unserved`) before this.
+            routes::Route::UnknownApi | routes::Route::MethodNotAllowed => {
+                platform::problem::Problem::new(
+                    http::StatusCode::NOT_FOUND,
+                    Some("no such API route".to_owned()),
+                )
+                .into_response()
+            }
+        },
         Err(refusal) => refusal,
     };
     let kind = match route {

@@ -1,9 +1,13 @@
-//! The forwarding hop: pick an endpoint of the route's cluster, rewrite the
-//! request for the upstream (hop-by-hop headers out, `X-Forwarded-*`, the
-//! resolved client address and W3C trace context in), and stream the answer back.
+//! The forwarding hop, and only that: pick an endpoint of the route's
+//! cluster, rewrite the request for the upstream (hop-by-hop headers out,
+//! `X-Forwarded-*`, the resolved client address and W3C trace context in),
+//! and stream the answer back; retry once elsewhere when that is safe. Static
+//! files and unknown routes are dispatched before it (`lib.rs`, `handle`).
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
@@ -14,36 +18,123 @@ use http::{Method, StatusCode, Uri, Version};
 use platform::problem::Problem;
 use platform::trace_context;
 
-use crate::routes::Route;
-use crate::upstream::Cluster;
-use crate::{State as Gateway, pool, static_files};
+use crate::pool;
+use crate::routes::{Timeouts, Upstream};
+use crate::upstream::{Cluster, Endpoint};
 
-/// Where an admitted request goes (its `route`, by its path): an upstream
-/// cluster or the static files. `client` is the address the edge checks
-/// resolved; the services are told it in [`platform::client_ip::CLIENT_IP`].
-pub async fn handle(
-    gateway: &Gateway,
-    route: Route,
-    request: Request,
-    client: Option<IpAddr>,
-) -> Response {
-    match route {
-        Route::Upstream(endpoint) => {
-            forward(gateway, gateway.cluster(endpoint.upstream), request, client).await
+/// What forwarding needs, and nothing else of the gateway's: the clusters,
+/// the proxies whose `X-Forwarded-For` is believed, whether the edge speaks
+/// TLS (`X-Forwarded-Proto`), and each route's timeout.
+pub struct Proxy {
+    auth: Arc<Cluster>,
+    business: Arc<Cluster>,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    tls: bool,
+    timeouts: Timeouts,
+}
+
+impl Proxy {
+    pub fn new(
+        auth: Arc<Cluster>,
+        business: Arc<Cluster>,
+        trusted_proxies: Vec<ipnet::IpNet>,
+        tls: bool,
+        timeouts: Timeouts,
+    ) -> Self {
+        Self {
+            auth,
+            business,
+            trusted_proxies,
+            tls,
+            timeouts,
         }
-        // Refused by the edge checks before they get here.
-        Route::UnknownApi | Route::MethodNotAllowed => {
-            Problem::new(StatusCode::NOT_FOUND, Some("no such API route".to_owned()))
-                .into_response()
+    }
+
+    pub fn cluster(&self, upstream: Upstream) -> &Arc<Cluster> {
+        match upstream {
+            Upstream::Auth => &self.auth,
+            Upstream::Business => &self.business,
         }
-        // Boxed: file serving's future is the largest branch here, and every
-        // proxied request would otherwise carry (and copy) it.
-        Route::Static => {
-            Box::pin(static_files::serve(
-                gateway.inner.frontend.as_ref(),
-                request,
-            ))
-            .await
+    }
+
+    /// Forwards an admitted request to an endpoint of `upstream`'s cluster,
+    /// and once more to another endpoint when the first fails and the request
+    /// is a bodiless idempotent one within the retry budget. `client` is the
+    /// address the edge checks resolved; the services are told it in
+    /// [`platform::client_ip::CLIENT_IP`].
+    pub async fn forward(
+        &self,
+        upstream: Upstream,
+        mut request: Request,
+        client: Option<IpAddr>,
+    ) -> Response {
+        let cluster = self.cluster(upstream);
+        self.rewrite(&mut request, client);
+        let timeout = self.timeouts.for_path(request.uri().path());
+        let (request, replay) = if retryable(request.method()) && cluster.endpoint_count() > 1 {
+            let (parts, body) = request.into_parts();
+            let replay = parts.clone();
+            (Request::from_parts(parts, body), Some(replay))
+        } else {
+            (request, None)
+        };
+        cluster.budget().record_request();
+        let Some((first, endpoint)) = cluster.pick_excluding(&[]) else {
+            return unavailable(cluster);
+        };
+        let failure = match attempt(cluster, endpoint, request, timeout).await {
+            Ok(response) => return response,
+            Err(failure) => failure,
+        };
+        let second = match replay {
+            Some(head) if cluster.budget().try_retry() => cluster
+                .pick_excluding(&[first])
+                .map(|(_, endpoint)| (endpoint, head)),
+            _ => None,
+        };
+        let Some((endpoint, head)) = second else {
+            return failure.into_response();
+        };
+        match attempt(
+            cluster,
+            endpoint,
+            Request::from_parts(head, Body::empty()),
+            timeout,
+        )
+        .await
+        {
+            Ok(response) => response,
+            Err(failure) => failure.into_response(),
+        }
+    }
+
+    /// The request as the upstream gets it: HTTP/1.1, hop-by-hop headers
+    /// out, `X-Forwarded-*`, the client's address and the trace context in,
+    /// an origin-form target.
+    fn rewrite(&self, request: &mut Request, client: Option<IpAddr>) {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let parent = request
+            .extensions()
+            .get::<trace_context::TraceParent>()
+            .copied();
+        *request.version_mut() = Version::HTTP_11;
+        let headers = request.headers_mut();
+        strip_hop_by_hop(headers);
+        add_forwarded(headers, peer, client, &self.trusted_proxies, self.tls);
+        trace_context::inject(headers, parent.as_ref());
+
+        // The upstream gets the origin form (`/path?query`) of an absolute-form
+        // target (`GET http://host/path`); an origin form goes on as it is.
+        if request.uri().scheme().is_some() || request.uri().authority().is_some() {
+            let path_and_query = request
+                .uri()
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            *request.uri_mut() = Uri::from(path_and_query);
         }
     }
 }
@@ -53,111 +144,47 @@ fn retryable(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-async fn forward(
-    gateway: &Gateway,
+/// One exchange with one endpoint, within `timeout`: the answer (its
+/// hop-by-hop headers and banners stripped), or the failure to answer with.
+/// The endpoint's health hears of either.
+async fn attempt(
     cluster: &Cluster,
-    mut request: Request,
-    client: Option<IpAddr>,
-) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let parent = request
-        .extensions()
-        .get::<trace_context::TraceParent>()
-        .copied();
-    *request.version_mut() = Version::HTTP_11;
-    let headers = request.headers_mut();
-    strip_hop_by_hop(headers);
-    add_forwarded(
-        headers,
-        peer,
-        client,
-        &gateway.inner.trusted_proxies,
-        gateway.inner.tls,
-    );
-    trace_context::inject(headers, parent.as_ref());
-
-    // The upstream gets the origin form (`/path?query`) of an absolute-form
-    // target (`GET http://host/path`); an origin form goes on as it is.
-    if request.uri().scheme().is_some() || request.uri().authority().is_some() {
-        let path_and_query = request
-            .uri()
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        *request.uri_mut() = Uri::from(path_and_query);
-    }
-    let timeout = gateway.inner.timeouts.for_path(request.uri().path());
-    // A bodiless idempotent request can go to a second endpoint when the first fails.
-    let (mut first, replay) = if retryable(request.method()) && cluster.endpoint_count() > 1 {
-        let (parts, body) = request.into_parts();
-        let replay = parts.clone();
-        (Some(Request::from_parts(parts, body)), Some(replay))
-    } else {
-        (Some(request), None)
-    };
-    // At most two attempts: the endpoints tried so far, in an array (a
-    // `Vec` was an allocation per request).
-    let mut tried = [usize::MAX; 2];
-    let mut attempts = 0;
-    // The failure of the first attempt stands when there is no other endpoint to retry on.
-    let mut failed: Option<Problem> = None;
-    cluster.budget().record_request();
-    loop {
-        let Some((index, endpoint)) = cluster.pick_excluding(&tried[..attempts]) else {
-            return match failed {
-                Some(failure) => failure.into_response(),
-                None => unavailable(cluster),
-            };
-        };
-        if let Some(slot) = tried.get_mut(attempts) {
-            *slot = index;
-            attempts += 1;
+    endpoint: &Endpoint,
+    request: Request,
+    timeout: Duration,
+) -> Result<Response, Problem> {
+    let in_flight = endpoint.start();
+    let exchange = pool::send(endpoint.upstream(), request);
+    let outcome = platform::coarse_timer::timeout(timeout, exchange).await;
+    drop(in_flight);
+    match outcome {
+        Ok(Ok(response)) => {
+            endpoint.record_success();
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            strip_banners(&mut parts.headers);
+            Ok(Response::from_parts(parts, Body::new(body)))
         }
-        let attempt = match (first.take(), &replay) {
-            (Some(request), _) => request,
-            (None, Some(head)) => Request::from_parts(head.clone(), Body::empty()),
-            (None, None) => return unavailable(cluster),
-        };
-        let in_flight = endpoint.start();
-        let exchange = pool::send(endpoint.upstream(), attempt);
-        let outcome = platform::coarse_timer::timeout(timeout, exchange).await;
-        drop(in_flight);
-        let failure = match outcome {
-            Ok(Ok(response)) => {
-                endpoint.record_success();
-                let (mut parts, body) = response.into_parts();
-                strip_hop_by_hop(&mut parts.headers);
-                strip_banners(&mut parts.headers);
-                return Response::from_parts(parts, Body::new(body));
-            }
-            Ok(Err(e)) => {
-                endpoint.record_failure(e.is_connect());
-                tracing::warn!(upstream = cluster.name(), endpoint = endpoint.base(), error = %e, "upstream request failed");
-                Problem::new(
-                    StatusCode::BAD_GATEWAY,
-                    Some(format!("{} unavailable", cluster.name())),
-                )
-            }
-            Err(_) => {
-                endpoint.record_failure(false);
-                tracing::warn!(
-                    upstream = cluster.name(),
-                    endpoint = endpoint.base(),
-                    "upstream timed out"
-                );
-                Problem::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    Some(format!("{} timed out", cluster.name())),
-                )
-            }
-        };
-        if replay.is_none() || attempts == tried.len() || !cluster.budget().try_retry() {
-            return failure.into_response();
+        Ok(Err(e)) => {
+            endpoint.record_failure(e.is_connect());
+            tracing::warn!(upstream = cluster.name(), endpoint = endpoint.base(), error = %e, "upstream request failed");
+            Err(Problem::new(
+                StatusCode::BAD_GATEWAY,
+                Some(format!("{} unavailable", cluster.name())),
+            ))
         }
-        failed = Some(failure);
+        Err(_) => {
+            endpoint.record_failure(false);
+            tracing::warn!(
+                upstream = cluster.name(),
+                endpoint = endpoint.base(),
+                "upstream timed out"
+            );
+            Err(Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                Some(format!("{} timed out", cluster.name())),
+            ))
+        }
     }
 }
 
