@@ -66,6 +66,16 @@ async fn rotation_and_reuse_detection(backend: Backend) {
     );
 }
 
+/// `POST /auth/token/refresh` with the refresh cookie, as a browser does.
+async fn refresh_with_cookie(auth: &TestAuth, cookie: &str) -> reqwest::Response {
+    auth.client
+        .post(format!("{}/auth/token/refresh", auth.url))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Logs in as a browser does: the `Set-Cookie`, the cookie it sets, the access token.
 async fn browser_login(auth: &TestAuth, email: &str) -> (String, String, String) {
     let login = auth
@@ -100,13 +110,7 @@ async fn logout_ends_the_session_at_once(backend: Backend) {
     }
 
     // The cookie flow rotates the cookie.
-    let refreshed = auth
-        .client
-        .post(format!("{}/auth/token/refresh", auth.url))
-        .header("Cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let refreshed = refresh_with_cookie(&auth, &cookie).await;
     assert_eq!(refreshed.status(), StatusCode::OK);
     let next_cookie = refreshed.headers()["set-cookie"]
         .to_str()
@@ -131,13 +135,7 @@ async fn logout_ends_the_session_at_once(backend: Backend) {
         .unwrap();
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert_eq!(auth.get_user(&token).await, StatusCode::UNAUTHORIZED);
-    let again = auth
-        .client
-        .post(format!("{}/auth/token/refresh", auth.url))
-        .header("Cookie", &next_cookie)
-        .send()
-        .await
-        .unwrap();
+    let again = refresh_with_cookie(&auth, &next_cookie).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
     assert_eq!(auth.get_user(&other).await, StatusCode::OK);
 }
@@ -171,13 +169,7 @@ async fn logout_with_only_the_refresh_cookie(backend: Backend) {
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     // The session is over: its access token and its refresh cookie alike.
     assert_eq!(auth.get_user(&token).await, StatusCode::UNAUTHORIZED);
-    let refresh = auth
-        .client
-        .post(format!("{}/auth/token/refresh", auth.url))
-        .header("Cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let refresh = refresh_with_cookie(&auth, &cookie).await;
     assert_eq!(refresh.status(), StatusCode::BAD_REQUEST);
 }
 

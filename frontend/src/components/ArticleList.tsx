@@ -4,7 +4,7 @@ import { type Article, type ArticleQuery, PAGE_SIZE, articles } from '@/lib/api'
 import { useRequest } from '@/lib/hooks';
 import { Link } from '@/lib/router';
 import { FavoriteButton } from './Buttons';
-import { AuthorInfo, Failed, Loading } from './common';
+import { AuthorInfo, Failed, Loading, TagList } from './common';
 
 export function ArticlePreview({ article, onChange }: { article: Article; onChange: (a: Article) => void }) {
   return (
@@ -17,15 +17,7 @@ export function ArticlePreview({ article, onChange }: { article: Article; onChan
         <h1>{article.title}</h1>
         <p>{article.description}</p>
         <span>Read more...</span>
-        {article.tagList.length > 0 && (
-          <ul className="tag-list">
-            {article.tagList.map(tag => (
-              <li key={tag} className="tag-default tag-pill tag-outline">
-                {tag}
-              </li>
-            ))}
-          </ul>
-        )}
+        <TagList tags={article.tagList} />
       </Link>
     </div>
   );

@@ -64,3 +64,17 @@ export function AuthorInfo({ author, date }: { author: { username: string; image
     </>
   );
 }
+
+/** An article's tags, as outlined pills (nothing when it has none). */
+export function TagList({ tags }: { tags: string[] }) {
+  if (tags.length === 0) return null;
+  return (
+    <ul className="tag-list">
+      {tags.map(tag => (
+        <li key={tag} className="tag-default tag-pill tag-outline">
+          {tag}
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -2,7 +2,7 @@
 
 import { type FormEvent, useMemo, useState } from 'react';
 import { FavoriteButton, FollowButton } from '@/components/Buttons';
-import { AuthorInfo, Avatar, ErrorList, Failed, Loading, formatDate } from '@/components/common';
+import { AuthorInfo, Avatar, ErrorList, Failed, Loading, TagList, formatDate } from '@/components/common';
 import { type Article, type Comment, articles } from '@/lib/api';
 import { messagesOf, useRequest, useSession } from '@/lib/hooks';
 import { renderMarkdown } from '@/lib/markdown';
@@ -201,15 +201,7 @@ export function ArticlePage({ slug }: { slug: string }) {
         <div className="row article-content">
           <div className="col-md-12">
             <Body markdown={article.body} />
-            {article.tagList.length > 0 && (
-              <ul className="tag-list">
-                {article.tagList.map(tag => (
-                  <li key={tag} className="tag-default tag-pill tag-outline">
-                    {tag}
-                  </li>
-                ))}
-              </ul>
-            )}
+            <TagList tags={article.tagList} />
           </div>
         </div>
         <hr />
