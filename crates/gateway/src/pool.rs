@@ -32,8 +32,7 @@ type Idle = Vec<(SendRequest<Body>, Instant)>;
 
 thread_local! {
     /// Indexed by [`Upstream::slot`]: no hashing of an address per checkout
-    /// and check-in (a hash map keyed by the authority cost about 700
-    /// instructions a request, SipHash over twice as much).
+    /// and check-in (docs/performance.md, "Idle upstream connections by slot").
     static IDLE: RefCell<Vec<Idle>> = const { RefCell::new(Vec::new()) };
 }
 

@@ -183,9 +183,8 @@ struct Verified {
 const VERIFIED_PER_THREAD: usize = 4_096;
 /// Upper bound on how long a verification result is reused.
 const VERIFIED_TTL_SECS: i64 = 300;
-/// Bytes at the end of a token (its signature's) hashed for the cache: a
-/// hash of the whole token took more instructions than the rest of a hit,
-/// and the whole token is compared anyway.
+/// Bytes at the end of a token (its signature's) hashed for the cache; the
+/// whole token is compared anyway (docs/performance.md, "Verified tokens, per thread").
 const HASHED_TAIL: usize = 32;
 
 static NEXT_VERIFIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -193,9 +192,8 @@ static NEXT_VERIFIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU6
 thread_local! {
     /// The verifications this thread remembers, by verifier and the hash
     /// of the token's end. Per thread rather than one shared cache: a hit
-    /// takes no lock, no atomic and no shared cache line (a shared cache's
-    /// hit was about 700 instructions on each proxied request); each thread
-    /// checks a token's signature once.
+    /// takes no lock, no atomic and no shared cache line; each thread
+    /// checks a token's signature once (docs/performance.md).
     static VERIFIED: std::cell::RefCell<HashMap<(u64, u64), Verified, foldhash::fast::RandomState>> =
         std::cell::RefCell::new(HashMap::default());
 }
