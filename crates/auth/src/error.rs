@@ -6,8 +6,9 @@
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, RETRY_AFTER};
 use platform::problem::{Problem, RealWorldErrors};
+use platform::tokens::Refusal;
 use serde_json::json;
 
 use crate::db::WriteError;
@@ -26,12 +27,9 @@ pub enum Error {
     /// 401: wrong email or password (never says which).
     #[error("invalid credentials")]
     Credentials,
-    /// 401: no token.
-    #[error("token missing")]
-    TokenMissing,
-    /// 401: a token that does not verify, expired or was revoked.
-    #[error("token invalid")]
-    TokenInvalid,
+    /// 401 or 503: the access token was refused or could not be checked.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// 429: locked out for now.
     #[error("too many attempts")]
     TooManyAttempts { retry_after_secs: u64 },
@@ -93,15 +91,6 @@ impl From<WriteError> for Error {
     }
 }
 
-fn unauthorized(field: &str, message: &str, challenge: &'static str) -> Response {
-    let mut response =
-        RealWorldErrors::one(field, message).into_response_with(StatusCode::UNAUTHORIZED);
-    response
-        .headers_mut()
-        .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
-    response
-}
-
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
@@ -111,10 +100,7 @@ impl IntoResponse for Error {
                 .into_response_with(StatusCode::CONFLICT),
             Self::Credentials => RealWorldErrors::one("credentials", "invalid")
                 .into_response_with(StatusCode::UNAUTHORIZED),
-            Self::TokenMissing => unauthorized("token", "is missing", "Bearer"),
-            Self::TokenInvalid => {
-                unauthorized("token", "is invalid", r#"Bearer error="invalid_token""#)
-            }
+            Self::Refused(refusal) => refusal.into_response(),
             Self::TooManyAttempts { retry_after_secs } => {
                 let mut response =
                     RealWorldErrors::one("credentials", "too many attempts; try again later")

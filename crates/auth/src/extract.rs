@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::request::Parts;
-use platform::tokens::{self, AccessClaims};
+use platform::tokens::{self, AccessClaims, Refusal};
 
 use crate::State;
 use crate::error::Error;
@@ -23,11 +23,11 @@ impl FromRequestParts<State> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Error> {
         let token = tokens::from_authorization(&parts.headers)
-            .map_err(|_| Error::TokenInvalid)?
-            .ok_or(Error::TokenMissing)?;
+            .map_err(Refusal::from)?
+            .ok_or(Refusal::Missing)?;
         let claims = state.verify(token).await?;
         // Verified, so text.
-        let token = std::str::from_utf8(token).map_err(|_| Error::TokenInvalid)?;
+        let token = std::str::from_utf8(token).map_err(|e| Refusal::Invalid(e.to_string()))?;
         Ok(Self {
             claims,
             token: token.to_owned(),

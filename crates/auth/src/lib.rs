@@ -33,7 +33,6 @@ use crate::audit::Audit;
 use crate::brute_force::BruteForce;
 use crate::db::Database;
 use crate::email::EmailVault;
-use crate::error::Error;
 use crate::keys::SigningKeys;
 use crate::password::{PasswordHasherPool, PasswordPolicy};
 
@@ -103,18 +102,8 @@ impl State {
     }
 
     /// Verifies an access token and checks it against the deny-list.
-    pub(crate) async fn verify(&self, token: &[u8]) -> Result<Arc<AccessClaims>, Error> {
-        self.inner
-            .gate
-            .check(token)
-            .await
-            .map_err(|refusal| match refusal {
-                Refusal::Invalid(reason) => {
-                    tracing::debug!(%reason, "access token refused");
-                    Error::TokenInvalid
-                }
-                Refusal::Unavailable(reason) => anyhow::anyhow!("deny-list: {reason}").into(),
-            })
+    pub(crate) async fn verify(&self, token: &[u8]) -> Result<Arc<AccessClaims>, Refusal> {
+        self.inner.gate.check(token).await
     }
 
     /// How long a session's access tokens can still be alive.

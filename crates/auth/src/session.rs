@@ -161,4 +161,35 @@ impl State {
             .revoke_session(sid, reason, clock::now())
             .await?)
     }
+
+    /// Revokes one access token before it expires (RFC 7009): denied for its
+    /// remaining life (deny-list), remembered (database) and audited.
+    pub(crate) async fn revoke_access_token(
+        &self,
+        claims: &AccessClaims,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<()> {
+        let remaining =
+            u64::try_from(claims.exp - clock::now()).unwrap_or(0) + platform::tokens::LEEWAY_SECS;
+        self.inner
+            .deny
+            .deny_token(&claims.jti, std::time::Duration::from_secs(remaining))
+            .await
+            .map_err(anyhow::Error::from)?;
+        self.inner
+            .db
+            .revoke_access_token(&claims.jti, claims.exp)
+            .await?;
+        self.inner
+            .audit
+            .record(
+                Event::new(Kind::TokenRevoked)
+                    .user(&claims.sub)
+                    .session(&claims.sid)
+                    .ip(ip)
+                    .detail(json!({"token_type": "access_token"})),
+            )
+            .await;
+        Ok(())
+    }
 }

@@ -4,17 +4,16 @@
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use platform::problem::RealWorldErrors;
+use platform::tokens::Refusal;
 
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("token missing")]
-    TokenMissing,
-    #[error("token invalid")]
-    TokenInvalid,
+    /// 401 or 503: the access token was refused or could not be checked.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// 422 with the field named.
     #[error("{field} {message}")]
     Invalid { field: String, message: String },
@@ -63,8 +62,7 @@ impl From<StoreError> for Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, field, message) = match &self {
-            Self::TokenMissing => (StatusCode::UNAUTHORIZED, "token", "is missing".to_owned()),
-            Self::TokenInvalid => (StatusCode::UNAUTHORIZED, "token", "is invalid".to_owned()),
+            Self::Refused(refusal) => return refusal.clone().into_response(),
             Self::Invalid { field, message } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 field.as_str(),
@@ -91,16 +89,7 @@ impl IntoResponse for Error {
                 )
             }
         };
-        let mut response = RealWorldErrors::one(field, message).into_response_with(status);
-        if status == StatusCode::UNAUTHORIZED {
-            let challenge = if matches!(self, Self::TokenInvalid) {
-                HeaderValue::from_static(r#"Bearer error="invalid_token""#)
-            } else {
-                HeaderValue::from_static("Bearer")
-            };
-            response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
-        }
-        response
+        RealWorldErrors::one(field, message).into_response_with(status)
     }
 }
 

@@ -32,28 +32,19 @@ struct Introspection {
 
 impl Authenticator {
     /// The user id of a valid, unrevoked token (as it came in the header).
-    pub async fn authenticate(&self, token: &[u8]) -> Result<String, Error> {
+    pub async fn authenticate(&self, token: &[u8]) -> Result<String, Refusal> {
         match self {
-            Self::Local(gate) => match gate.check(token).await {
-                Ok(claims) => Ok(claims.sub.clone()),
-                Err(Refusal::Invalid(reason)) => {
-                    tracing::debug!(%reason, "access token refused");
-                    Err(Error::TokenInvalid)
-                }
-                Err(Refusal::Unavailable(reason)) => {
-                    tracing::error!(%reason, "revocation list unavailable");
-                    Err(Error::Unavailable("token"))
-                }
-            },
+            Self::Local(gate) => Ok(gate.check(token).await?.sub.clone()),
             Self::Introspect {
                 client,
                 url,
                 client_id,
                 password,
             } => {
-                let token = std::str::from_utf8(token).map_err(|_| Error::TokenInvalid)?;
+                let token = std::str::from_utf8(token)
+                    .map_err(|_| Refusal::Invalid("not UTF-8".to_owned()))?;
                 // Cheap local checks first: no network round trip for garbage.
-                Verifier::key_id(token).map_err(|_| Error::TokenInvalid)?;
+                Verifier::key_id(token)?;
                 let answer: Introspection = client
                     .post(url.clone())
                     .basic_auth(client_id, Some(password))
@@ -62,16 +53,13 @@ impl Authenticator {
                     .send()
                     .await
                     .and_then(reqwest::Response::error_for_status)
-                    .map_err(|e| {
-                        tracing::warn!(error = %e, "introspection failed");
-                        Error::Unavailable("token")
-                    })?
+                    .map_err(|e| Refusal::Unavailable(format!("introspection: {e}")))?
                     .json()
                     .await
-                    .map_err(|_| Error::Unavailable("token"))?;
+                    .map_err(|e| Refusal::Unavailable(format!("introspection answer: {e}")))?;
                 match (answer.active, answer.sub) {
                     (true, Some(sub)) => Ok(sub),
-                    _ => Err(Error::TokenInvalid),
+                    _ => Err(Refusal::Invalid("inactive".to_owned())),
                 }
             }
         }
@@ -86,8 +74,8 @@ impl FromRequestParts<State> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Error> {
         let token = tokens::from_authorization(&parts.headers)
-            .map_err(|_| Error::TokenInvalid)?
-            .ok_or(Error::TokenMissing)?;
+            .map_err(Refusal::from)?
+            .ok_or(Refusal::Missing)?;
         Ok(Self(state.inner.identity.authenticate(token).await?))
     }
 }
@@ -97,7 +85,7 @@ impl OptionalFromRequestParts<State> for AuthUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Option<Self>, Error> {
-        match tokens::from_authorization(&parts.headers).map_err(|_| Error::TokenInvalid)? {
+        match tokens::from_authorization(&parts.headers).map_err(Refusal::from)? {
             Some(token) => Ok(Some(Self(state.inner.identity.authenticate(token).await?))),
             None => Ok(None),
         }

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use cloudsec_gateway::config::WafConfig;
+use cloudsec_gateway::routes::Body;
 use cloudsec_gateway::waf::Waf;
 use serde_json::json;
 
@@ -127,7 +128,10 @@ fn main() -> anyhow::Result<()> {
         let runs = 10;
         let before = thread_cpu();
         for _ in 0..runs {
-            if waf.inspect_body(Some(content_type), bytes).is_some() {
+            if waf
+                .inspect_body(Body::Markdown, Some(content_type), bytes)
+                .is_some()
+            {
                 anyhow::bail!("{name}: blocked");
             }
         }

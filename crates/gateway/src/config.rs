@@ -352,6 +352,14 @@ impl Validate for Config {
                         "{prefix:?} = {secs}: a path prefix starting with / and 1 to 600 seconds"
                     ),
                 ));
+            } else if !crate::routes::covers_an_endpoint(prefix) {
+                errors.push(ConfigError::new(
+                    "gateway.route_timeouts",
+                    format!(
+                        "{prefix:?} covers no API route: a prefix of route patterns such as \
+                         \"/api/articles\" or \"/api/articles/{{slug}}/comments\""
+                    ),
+                ));
             }
         }
         for (key, ms) in [

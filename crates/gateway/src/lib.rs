@@ -259,11 +259,7 @@ async fn handle(
     let mut response = match admit(&gateway.inner, request, route, client).await {
         Ok(request) => match route {
             routes::Route::Upstream(endpoint) => {
-                gateway
-                    .inner
-                    .proxy
-                    .forward(endpoint.upstream, request, client)
-                    .await
+                gateway.inner.proxy.forward(endpoint, request, client).await
             }
             // Boxed: file serving's future is the largest branch here, and
             // every proxied request would otherwise carry (and copy) it.
@@ -317,7 +313,7 @@ async fn admit(
         rate_limit::by_client(&inner.rate_limits, route, client).await?;
         let subject = edge_auth::check(&inner.edge, &head, route).await?;
         rate_limit::by_subject(&inner.rate_limits, subject.as_ref()).await?;
-        waf::admit_body(&inner.waf, &head, &mut body, client).await
+        waf::admit_body(&inner.waf, &head, &mut body, route, client).await
     }
     .await;
     match checked {

@@ -19,7 +19,7 @@ use platform::problem::Problem;
 use platform::trace_context;
 
 use crate::pool;
-use crate::routes::{Timeouts, Upstream};
+use crate::routes::{self, Timeouts, Upstream};
 use crate::upstream::{Cluster, Endpoint};
 
 /// What forwarding needs, and nothing else of the gateway's: the clusters,
@@ -57,20 +57,20 @@ impl Proxy {
         }
     }
 
-    /// Forwards an admitted request to an endpoint of `upstream`'s cluster,
+    /// Forwards an admitted request to an endpoint of `route`'s cluster,
     /// and once more to another endpoint when the first fails and the request
     /// is a bodiless idempotent one within the retry budget. `client` is the
     /// address the edge checks resolved; the services are told it in
     /// [`platform::client_ip::CLIENT_IP`].
     pub async fn forward(
         &self,
-        upstream: Upstream,
+        route: &routes::Endpoint,
         mut request: Request,
         client: Option<IpAddr>,
     ) -> Response {
-        let cluster = self.cluster(upstream);
+        let cluster = self.cluster(route.upstream);
         self.rewrite(&mut request, client);
-        let timeout = self.timeouts.for_path(request.uri().path());
+        let timeout = self.timeouts.of(route);
         let (request, replay) = if retryable(request.method()) && cluster.endpoint_count() > 1 {
             let (parts, body) = request.into_parts();
             let replay = parts.clone();

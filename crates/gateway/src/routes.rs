@@ -1,44 +1,56 @@
 //! The route table: every endpoint served at the edge, by method and path
 //! pattern, with the upstream cluster that serves it, whether it needs a
-//! token and whether it takes credentials. A request is classified from its
-//! request line alone, so what no endpoint serves is refused before its body
-//! is read.
+//! token, whether it takes credentials (stricter rate limit), how the WAF
+//! reads its body, and its upstream timeout (configured overrides resolved
+//! onto the table at start). A request is classified once, from its request
+//! line alone ([`classify`]); every edge check, the proxy, the security
+//! headers, the metrics and the access log read that one [`Route`], and what
+//! no endpoint serves is refused before its body is read.
 
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
 use platform::problem::Problem;
+use std::time::Duration;
 
-/// The upstream timeout for each path: the longest configured prefix that
-/// covers it (`gateway.route_timeouts`), else the default.
+/// Each endpoint's upstream timeout: `gateway.upstream_timeout_secs`, or
+/// the `gateway.route_timeouts` entry whose prefix covers the endpoint's
+/// pattern (the longest such), resolved once at start.
 pub struct Timeouts {
-    default: std::time::Duration,
-    /// Longest prefix first.
-    routes: Vec<(String, std::time::Duration)>,
+    default: Duration,
+    /// The endpoints with a timeout of their own (usually none).
+    own: Vec<(&'static Endpoint, Duration)>,
 }
 
 impl Timeouts {
-    pub fn new(
-        default: std::time::Duration,
-        routes: &std::collections::BTreeMap<String, u64>,
-    ) -> Self {
-        let mut routes: Vec<_> = routes
+    pub fn new(default: Duration, routes: &std::collections::BTreeMap<String, u64>) -> Self {
+        let own = ENDPOINTS
             .iter()
-            .map(|(p, s)| {
-                let prefix = p.trim_end_matches('/').to_owned();
-                (prefix, std::time::Duration::from_secs(*s))
+            .filter_map(|endpoint| {
+                routes
+                    .iter()
+                    .map(|(prefix, secs)| (prefix.trim_end_matches('/'), *secs))
+                    .filter(|(prefix, _)| covers(prefix, endpoint.pattern))
+                    .max_by_key(|(prefix, _)| prefix.len())
+                    .map(|(_, secs)| (endpoint, Duration::from_secs(secs)))
             })
             .collect();
-        routes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
-        Self { default, routes }
+        Self { default, own }
     }
 
-    pub fn for_path(&self, path: &str) -> std::time::Duration {
-        self.routes
+    pub fn of(&self, endpoint: &Endpoint) -> Duration {
+        self.own
             .iter()
-            .find(|(prefix, _)| covers(prefix, path))
-            .map_or(self.default, |(_, t)| *t)
+            .find(|(own, _)| *own == endpoint)
+            .map_or(self.default, |(_, timeout)| *timeout)
     }
+}
+
+/// Whether a `gateway.route_timeouts` prefix covers any endpoint's pattern
+/// (one that covers none is a typo, or names one article rather than a route).
+pub fn covers_an_endpoint(prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    ENDPOINTS.iter().any(|e| covers(prefix, e.pattern))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +78,17 @@ pub enum Token {
     Optional,
 }
 
+/// How the WAF reads an endpoint's request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// Every value is inspected by the content rules.
+    Inspected,
+    /// An article: its `article.body` is markdown, whose fenced code is
+    /// shown, not run, and is not inspected (`waf::markdown`); every other
+    /// value is.
+    Markdown,
+}
+
 /// One endpoint the platform serves at the edge.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -77,6 +100,7 @@ pub struct Endpoint {
     /// Takes a password or mints tokens: the brute-force targets, with their
     /// own, stricter rate limit.
     pub credentials: bool,
+    pub body: Body,
 }
 
 const fn endpoint(
@@ -91,6 +115,19 @@ const fn endpoint(
         upstream,
         token,
         credentials: false,
+        body: Body::Inspected,
+    }
+}
+
+/// Writes an article: its body is markdown.
+const fn article(method: Method, pattern: &'static str) -> Endpoint {
+    Endpoint {
+        method,
+        pattern,
+        upstream: Upstream::Business,
+        token: Token::Required,
+        credentials: false,
+        body: Body::Markdown,
     }
 }
 
@@ -101,6 +138,7 @@ const fn credentials(pattern: &'static str) -> Endpoint {
         upstream: Upstream::Auth,
         token: Token::Optional,
         credentials: true,
+        body: Body::Inspected,
     }
 }
 
@@ -146,10 +184,10 @@ pub static ENDPOINTS: &[Endpoint] = &[
         Required,
     ),
     endpoint(Method::GET, "/api/articles", Business, Optional),
-    endpoint(Method::POST, "/api/articles", Business, Required),
+    article(Method::POST, "/api/articles"),
     endpoint(Method::GET, "/api/articles/feed", Business, Required),
     endpoint(Method::GET, "/api/articles/{slug}", Business, Optional),
-    endpoint(Method::PUT, "/api/articles/{slug}", Business, Required),
+    article(Method::PUT, "/api/articles/{slug}"),
     endpoint(Method::DELETE, "/api/articles/{slug}", Business, Required),
     endpoint(
         Method::POST,
@@ -207,8 +245,7 @@ impl PartialEq for Endpoint {
 
 impl Eq for Endpoint {}
 
-/// `prefix` covers `path` segment-wise.
-/// `prefix` without a trailing `/` (the configured ones lose theirs at start).
+/// `prefix` (without a trailing `/`) covers `path` segment-wise.
 fn covers(prefix: &str, path: &str) -> bool {
     path.strip_prefix(prefix)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -508,16 +545,42 @@ mod tests {
         assert_eq!(route(&Method::GET, "/"), Route::Static);
     }
 
+    fn endpoint_at(method: Method, path: &str) -> &'static Endpoint {
+        match route(&method, path) {
+            Route::Upstream(endpoint) => endpoint,
+            other => panic!("{method} {path}: {other:?}"),
+        }
+    }
+
     #[test]
     fn the_longest_configured_prefix_sets_the_timeout() {
-        use std::time::Duration;
-        let routes = [("/api/users/login".to_owned(), 10), ("/api/".to_owned(), 5)]
-            .into_iter()
-            .collect();
+        let routes = [
+            ("/api/users/login".to_owned(), 10),
+            ("/api/".to_owned(), 5),
+            ("/api/articles/{slug}/comments".to_owned(), 7),
+        ]
+        .into_iter()
+        .collect();
         let t = Timeouts::new(Duration::from_secs(30), &routes);
-        assert_eq!(t.for_path("/api/users/login"), Duration::from_secs(10));
-        assert_eq!(t.for_path("/api/articles"), Duration::from_secs(5));
-        assert_eq!(t.for_path("/api/users/loginx"), Duration::from_secs(5));
-        assert_eq!(t.for_path("/auth/token"), Duration::from_secs(30));
+        let of = |method, path| t.of(endpoint_at(method, path)).as_secs();
+        assert_eq!(of(Method::POST, "/api/users/login"), 10);
+        assert_eq!(of(Method::POST, "/api/users"), 5);
+        assert_eq!(of(Method::GET, "/api/articles"), 5);
+        assert_eq!(of(Method::GET, "/api/articles/a-slug/comments"), 7);
+        assert_eq!(of(Method::DELETE, "/api/articles/a-slug/comments/1"), 7);
+        assert_eq!(of(Method::POST, "/auth/token"), 30);
+        assert!(covers_an_endpoint("/api/articles/"));
+        assert!(!covers_an_endpoint("/api/articles/one-article"));
+        assert!(!covers_an_endpoint("/api/article"));
+    }
+
+    #[test]
+    fn only_article_writes_carry_markdown() {
+        let markdown: Vec<_> = ENDPOINTS
+            .iter()
+            .filter(|e| e.body == Body::Markdown)
+            .map(|e| format!("{} {}", e.method, e.pattern))
+            .collect();
+        assert_eq!(markdown, ["POST /api/articles", "PUT /api/articles/{slug}"]);
     }
 }

@@ -330,7 +330,7 @@ fn check_header(token: &str) -> Result<String, TokenError> {
 
 /// The one token check, used by every service: verify the token (asking
 /// for the issuer's keys again, rate-limited, when its key is unknown), then
-/// the deny-list. Each service answers a [`Refusal`] in its own error shape.
+/// the deny-list. Every service answers a [`Refusal`] the same way.
 pub struct Gate {
     verifier: Verifier,
     /// The issuer's published keys, when they come from another service
@@ -339,15 +339,60 @@ pub struct Gate {
     deny: crate::revocation::DenyList,
 }
 
-/// Why [`Gate::check`] refused a token.
+/// Why a request's token was refused, and the one answer every service
+/// gives for it (RealWorld's error body, with the RFC 6750 challenge).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// Forged, expired, out of policy or revoked: 401.
+    /// No token where one is required: 401.
+    #[error("token missing")]
+    Missing,
+    /// Malformed, forged, expired, out of policy or revoked: 401.
     #[error("invalid token: {0}")]
     Invalid(String),
-    /// The deny-list could not be asked: 503 (a revoked token must not pass).
-    #[error("revocation list unavailable: {0}")]
+    /// The token could not be checked (deny-list or introspection down):
+    /// 503, as a revoked token must not pass.
+    #[error("token check unavailable: {0}")]
     Unavailable(String),
+}
+
+impl From<TokenError> for Refusal {
+    fn from(e: TokenError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+impl axum::response::IntoResponse for Refusal {
+    fn into_response(self) -> axum::response::Response {
+        use http::StatusCode;
+        let (status, message, challenge) = match &self {
+            Self::Missing => (StatusCode::UNAUTHORIZED, "is missing", Some("Bearer")),
+            Self::Invalid(reason) => {
+                tracing::info!(%reason, "access token refused");
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "is invalid",
+                    Some(r#"Bearer error="invalid_token""#),
+                )
+            }
+            Self::Unavailable(reason) => {
+                tracing::error!(%reason, "access token could not be checked");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily unavailable",
+                    None,
+                )
+            }
+        };
+        let mut response =
+            crate::problem::RealWorldErrors::one("token", message).into_response_with(status);
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
 }
 
 impl Gate {
@@ -375,7 +420,7 @@ impl Gate {
             },
             other => other,
         };
-        let claims = verified.map_err(|e| Refusal::Invalid(e.to_string()))?;
+        let claims = verified?;
         match self.deny.is_revoked(&claims).await {
             Ok(false) => Ok(claims),
             Ok(true) => Err(Refusal::Invalid("revoked".to_owned())),
@@ -479,6 +524,42 @@ mod tests {
             gate.check(valid.as_bytes()).await.unwrap_err(),
             Refusal::Invalid("revoked".to_owned())
         );
+    }
+
+    #[tokio::test]
+    async fn every_refusal_has_one_answer_and_never_echoes_its_reason() {
+        use axum::response::IntoResponse;
+        let cases = [
+            (Refusal::Missing, 401, "is missing", Some("Bearer")),
+            (
+                Refusal::Invalid("signature mismatch".to_owned()),
+                401,
+                "is invalid",
+                Some(r#"Bearer error="invalid_token""#),
+            ),
+            (
+                Refusal::Unavailable("redis: connection refused".to_owned()),
+                503,
+                "temporarily unavailable",
+                None,
+            ),
+        ];
+        for (refusal, status, message, challenge) in cases {
+            let response = refusal.into_response();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(
+                response
+                    .headers()
+                    .get(http::header::WWW_AUTHENTICATE)
+                    .map(|v| v.to_str().unwrap()),
+                challenge
+            );
+            let body = axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body, serde_json::json!({"errors": {"token": [message]}}));
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::extract::{AuthUser, ClientIp, ServiceClient, UserAgent};
 use crate::session::{Issued, refresh_hash};
 use crate::{State as Auth, clock};
+use platform::tokens::Refusal;
 
 pub fn router() -> Router<Auth> {
     Router::new()
@@ -222,27 +223,7 @@ async fn revoke(
                 .await;
         }
     } else if let Ok(claims) = auth.verify(token.as_bytes()).await {
-        let remaining =
-            u64::try_from(claims.exp - clock::now()).unwrap_or(0) + platform::tokens::LEEWAY_SECS;
-        auth.inner
-            .deny
-            .deny_token(&claims.jti, std::time::Duration::from_secs(remaining))
-            .await
-            .map_err(anyhow::Error::from)?;
-        auth.inner
-            .db
-            .revoke_access_token(&claims.jti, claims.exp)
-            .await?;
-        auth.inner
-            .audit
-            .record(
-                Event::new(Kind::TokenRevoked)
-                    .user(&claims.sub)
-                    .session(&claims.sid)
-                    .ip(ip)
-                    .detail(json!({"token_type": "access_token"})),
-            )
-            .await;
+        auth.revoke_access_token(&claims, ip).await?;
     }
     Ok(StatusCode::OK)
 }
@@ -263,7 +244,8 @@ async fn introspect(
             "iss": c.iss, "aud": c.aud, "sub": c.sub, "jti": c.jti, "sid": c.sid,
             "iat": c.iat, "nbf": c.nbf, "exp": c.exp,
         }),
-        Err(_) => json!({"active": false}),
+        Err(Refusal::Missing | Refusal::Invalid(_)) => json!({"active": false}),
+        Err(unavailable @ Refusal::Unavailable(_)) => return Err(unavailable.into()),
     };
     Ok(no_store(body))
 }

@@ -20,6 +20,7 @@ use crate::session::Issued;
 use crate::user::{Email, Username, parse_bio, parse_image};
 use crate::{State as Auth, clock};
 use platform::json::{JsonBody, present};
+use platform::tokens::Refusal;
 
 pub fn router() -> Router<Auth> {
     Router::new()
@@ -203,7 +204,7 @@ async fn current(State(auth): State<Auth>, user: AuthUser) -> Result<Json<UserBo
         .db
         .user_by_id(&user.claims.sub)
         .await?
-        .ok_or(Error::TokenInvalid)?;
+        .ok_or(Refusal::Invalid("user deleted".to_owned()))?;
     auth.view(row, user.token)
 }
 
@@ -220,7 +221,7 @@ async fn update(
         .db
         .user_by_id(id)
         .await?
-        .ok_or(Error::TokenInvalid)?;
+        .ok_or(Refusal::Invalid("user deleted".to_owned()))?;
     let mut changes = UserChanges::default();
     if let Some(username) = input.username {
         let parsed = Username::parse(username.as_deref().unwrap_or_default())
@@ -335,6 +336,6 @@ async fn update(
         .db
         .user_by_id(id)
         .await?
-        .ok_or(Error::TokenInvalid)?;
+        .ok_or(Refusal::Invalid("user deleted".to_owned()))?;
     auth.view(row, user.token)
 }

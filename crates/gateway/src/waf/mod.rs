@@ -6,7 +6,8 @@
 //! values, headers, cookies and the body (JSON strings and keys, form
 //! fields, or text) — each after the [`decode`] layers.
 //!
-//! Per-field policy: the contents of fenced code blocks in an article's
+//! Per-field policy: on the routes that write articles (the route table's
+//! `Body::Markdown`), the contents of fenced code blocks in the article's
 //! markdown `body` are not inspected ([`markdown`]).
 //!
 //! Each rule group has a mode (`block`, `count`, `off`). A match is logged
@@ -36,6 +37,7 @@ use platform::problem::Problem;
 use serde::de::DeserializeSeed as _;
 
 use crate::config::{WafConfig, WafMode, WafModes};
+use crate::routes::{self, Route};
 use rules::{CompiledRules, Group};
 
 /// JSON body fields never inspected: passwords are hashed, never
@@ -233,9 +235,16 @@ impl Waf {
         scan.blocked
     }
 
-    /// Inspects a request body of the given content type.
-    pub fn inspect_body(&self, content_type: Option<&str>, body: &[u8]) -> Option<Finding> {
+    /// Inspects a request body of the given content type, read as the
+    /// route's table entry says (`policy`).
+    pub fn inspect_body(
+        &self,
+        policy: routes::Body,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Option<Finding> {
         let mut scan = Scan::new(self);
+        scan.markdown = policy == routes::Body::Markdown;
         scan.body(content_type, body);
         scan.blocked
     }
@@ -263,18 +272,28 @@ pub async fn admit_body(
     waf: &Waf,
     head: &Parts,
     body: &mut Body,
+    route: Route,
     client: Option<IpAddr>,
 ) -> Result<(), Response> {
     if !waf.inner.enabled || waf.is_allowed(client) || http_body::Body::is_end_stream(body) {
         return Ok(());
     }
+    let policy = match route {
+        Route::Upstream(endpoint) => endpoint.body,
+        _ => routes::Body::Inspected,
+    };
     // Boxed: reading a body is the large part of this future, and bodiless
     // requests (most of them) would otherwise carry and copy it too.
-    Box::pin(read_and_inspect(waf, head, body)).await
+    Box::pin(read_and_inspect(waf, head, body, policy)).await
 }
 
 /// Reads the body (within the size and time limits) and inspects it.
-async fn read_and_inspect(waf: &Waf, head: &Parts, body: &mut Body) -> Result<(), Response> {
+async fn read_and_inspect(
+    waf: &Waf,
+    head: &Parts,
+    body: &mut Body,
+    policy: routes::Body,
+) -> Result<(), Response> {
     let content_type = head
         .headers
         .get(header::CONTENT_TYPE)
@@ -319,7 +338,7 @@ async fn read_and_inspect(waf: &Waf, head: &Parts, body: &mut Body) -> Result<()
             .into_response());
         }
     };
-    if body_blocked(waf, content_type, &bytes).await {
+    if body_blocked(waf, policy, content_type, &bytes).await {
         return Err(forbidden(&head.headers));
     }
     *body = Body::from(bytes);
@@ -387,9 +406,14 @@ const HELD_BODIES: usize = 16;
 /// up every other connection served there.
 const INSPECT_OFF_LOOP_BYTES: usize = 64 * 1024;
 
-async fn body_blocked(waf: &Waf, content_type: Option<&str>, bytes: &Bytes) -> bool {
+async fn body_blocked(
+    waf: &Waf,
+    policy: routes::Body,
+    content_type: Option<&str>,
+    bytes: &Bytes,
+) -> bool {
     if bytes.len() <= INSPECT_OFF_LOOP_BYTES {
-        return waf.inspect_body(content_type, bytes).is_some();
+        return waf.inspect_body(policy, content_type, bytes).is_some();
     }
     // One per core: more would only queue on the blocking pool, each holding its body.
     let Ok(_inspecting) = waf.inner.inspecting.acquire().await else {
@@ -397,13 +421,16 @@ async fn body_blocked(waf: &Waf, content_type: Option<&str>, bytes: &Bytes) -> b
     };
     let (waf, bytes) = (waf.clone(), bytes.clone());
     let content_type = content_type.map(str::to_owned);
-    tokio::task::spawn_blocking(move || waf.inspect_body(content_type.as_deref(), &bytes).is_some())
-        .await
-        .unwrap_or_else(|e| {
-            // Fail closed: a body the rules could not finish with is not let through.
-            tracing::error!(error = %e, "WAF body inspection failed");
-            true
-        })
+    tokio::task::spawn_blocking(move || {
+        waf.inspect_body(policy, content_type.as_deref(), &bytes)
+            .is_some()
+    })
+    .await
+    .unwrap_or_else(|e| {
+        // Fail closed: a body the rules could not finish with is not let through.
+        tracing::error!(error = %e, "WAF body inspection failed");
+        true
+    })
 }
 
 /// Whether `error` comes from the server's body read timeout.
@@ -444,6 +471,8 @@ struct Scan<'a> {
     blocked: Option<Finding>,
     /// Rules matched so far, blocking or counted.
     findings: usize,
+    /// The body's `article.body` is markdown (`routes::Body::Markdown`).
+    markdown: bool,
 }
 
 impl<'a> Scan<'a> {
@@ -452,6 +481,7 @@ impl<'a> Scan<'a> {
             waf,
             blocked: None,
             findings: 0,
+            markdown: false,
         }
     }
 
@@ -700,7 +730,7 @@ impl<'de> serde::de::Visitor<'de> for JsonWalk<'_, '_> {
 
     fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<(), E> {
         let field = self.path.last().map(String::as_str);
-        if !self.element && markdown::is_markdown_field(self.path) {
+        if self.scan.markdown && !self.element && markdown::is_markdown_field(self.path) {
             self.scan
                 .json_value(self.path, &markdown::outside_code(value));
         } else if !field.is_some_and(|k| UNINSPECTED_FIELDS.contains(&k)) {

@@ -71,8 +71,12 @@ fn positions(waf: &Waf, group: &str, payload: &str) -> Vec<(&'static str, bool)>
         ("header", waf.inspect_head(&header, None).is_some()),
         (
             "body",
-            waf.inspect_body(Some("application/json"), body.to_string().as_bytes())
-                .is_some(),
+            waf.inspect_body(
+                routes::Body::Inspected,
+                Some("application/json"),
+                body.to_string().as_bytes(),
+            )
+            .is_some(),
         ),
     ]
 }
@@ -175,14 +179,19 @@ fn ip_lists_deny_and_exempt() {
 fn findings_name_where_not_what() {
     let waf = waf();
     let body = br#"{"comment": {"body": "<img src=x onerror=alert(1)>"}}"#;
-    let finding = waf.inspect_body(Some("application/json"), body).unwrap();
+    let finding = waf
+        .inspect_body(routes::Body::Inspected, Some("application/json"), body)
+        .unwrap();
     assert_eq!(finding.rule, "xss-event-handler");
     assert_eq!(
         (finding.location, finding.field.as_str()),
         ("body", "comment.body")
     );
     let login = br#"{"user": {"email": "a@b.c", "password": "x' OR 1=1 --"}}"#;
-    assert_eq!(waf.inspect_body(Some("application/json"), login), None);
+    assert_eq!(
+        waf.inspect_body(routes::Body::Inspected, Some("application/json"), login),
+        None
+    );
 }
 
 #[test]
@@ -259,8 +268,8 @@ fn headers_left_to_the_services_are_only_checked_for_their_encoding() {
 }
 
 /// An article's markdown may show attacks in fenced code (that is what
-/// people write about); the same text outside a fence, or in any other
-/// field, is still blocked.
+/// people write about); the same text outside a fence, in any other field,
+/// or sent to a route that does not write articles, is still blocked.
 #[test]
 fn fenced_code_in_an_article_body_is_data() {
     let waf = waf();
@@ -268,7 +277,13 @@ fn fenced_code_in_an_article_body_is_data() {
         serde_json::json!({"article": {"title": title, "description": "d", "body": body}})
             .to_string()
     };
-    let inspect = |json: String| waf.inspect_body(Some("application/json"), json.as_bytes());
+    let inspect = |json: String| {
+        waf.inspect_body(
+            routes::Body::Markdown,
+            Some("application/json"),
+            json.as_bytes(),
+        )
+    };
     let code = "```html\n<script>alert(document.cookie)</script>\n```";
     for attack in [
         "<script>alert(document.cookie)</script>",
@@ -285,6 +300,12 @@ fn fenced_code_in_an_article_body_is_data() {
             "{attack} in prose"
         );
     }
+    let elsewhere = waf.inspect_body(
+        routes::Body::Inspected,
+        Some("application/json"),
+        article(code, "t").as_bytes(),
+    );
+    assert!(elsewhere.is_some(), "an article body sent to another route");
     let comment = serde_json::json!({"comment": {"body": code}}).to_string();
     assert!(inspect(comment).is_some(), "a comment is not markdown");
     let listed = serde_json::json!({"article": {"body": [code]}}).to_string();
