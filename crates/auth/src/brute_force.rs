@@ -20,15 +20,15 @@
 //! gives back what it drew. The owner's success never resets the account's
 //! budget or lifts its hold (that would hand a botnet a fresh budget).
 //! Accounts are keyed by a keyed hash of the email and clients by their
-//! [`platform::client_ip::bucket`], so an unknown email is held back exactly
+//! [`platform::http::client_ip::bucket`], so an unknown email is held back exactly
 //! like a known one, and an IPv6 client counts as its /64.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use aws_lc_rs::digest;
-use platform::counter::WindowCounter;
-use platform::redis::Redis;
+use platform::storage::counter::WindowCounter;
+use platform::storage::redis::Redis;
 
 use crate::clock;
 use crate::config::LockoutConfig;
@@ -244,7 +244,7 @@ impl BruteForce {
 }
 
 fn bucket(ip: Option<IpAddr>) -> Option<String> {
-    ip.map(|ip| platform::client_ip::bucket(ip).to_string())
+    ip.map(|ip| platform::http::client_ip::bucket(ip).to_string())
 }
 
 /// The key of one client on one account: not the address itself, so the

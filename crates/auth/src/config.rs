@@ -50,7 +50,7 @@ impl Default for Config {
             password: PasswordConfig::default(),
             lockout: LockoutConfig::default(),
             cookie_secure: true,
-            trusted_peers: platform::client_ip::loopback(),
+            trusted_peers: platform::http::client_ip::loopback(),
             recent_login_secs: 300,
             audit_retention_days: 365,
         }
@@ -203,7 +203,8 @@ impl Validate for Config {
         // Behind a gateway on another host, loopback peers would make every
         // client look like the gateway: one guesser would hold back everyone.
         check(
-            self.listen.ip().is_loopback() || self.trusted_peers != platform::client_ip::loopback(),
+            self.listen.ip().is_loopback()
+                || self.trusted_peers != platform::http::client_ip::loopback(),
             "auth.trusted_peers",
             "must name the gateways' addresses (CIDRs; [] when clients connect directly) when auth.listen is not a loopback address",
         );

@@ -3,8 +3,8 @@
 //! uniqueness. The raw tables never hold the plaintext.
 
 use anyhow::Context;
-use platform::crypto::{Envelope, KeyedHash};
 use platform::secrets::FileSecrets;
+use platform::secrets::crypto::{Envelope, KeyedHash};
 
 pub const KEK_SECRET: &str = "auth-email-kek";
 pub const INDEX_SECRET: &str = "auth-email-index-key";

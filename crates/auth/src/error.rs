@@ -7,7 +7,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::{HeaderValue, RETRY_AFTER};
-use platform::problem::{Problem, RealWorldErrors};
+use platform::http::problem::{Problem, RealWorldErrors};
 use platform::tokens::Refusal;
 use serde_json::json;
 

@@ -42,7 +42,7 @@ impl FromRequestParts<State> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Self::Rejection> {
-        Ok(Self(platform::client_ip::from_gateway(
+        Ok(Self(platform::http::client_ip::from_gateway(
             &parts.extensions,
             &parts.headers,
             &state.inner.trusted_peers,
@@ -59,7 +59,7 @@ impl FromRequestParts<State> for ServiceClient {
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Error> {
         let unauthorized = || {
-            Error::Problem(platform::problem::Problem::new(
+            Error::Problem(platform::http::problem::Problem::new(
                 http::StatusCode::UNAUTHORIZED,
                 Some("service client authentication required".to_owned()),
             ))

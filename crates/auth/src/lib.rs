@@ -24,7 +24,7 @@ use anyhow::Context as _;
 use axum::Router;
 use ipnet::IpNet;
 use platform::context::Context;
-use platform::revocation::DenyList;
+use platform::tokens::revocation::DenyList;
 use platform::tokens::{AccessClaims, Gate, Refusal, Verifier};
 
 pub use config::Config;
@@ -173,10 +173,11 @@ fn spawn_pruning(db: Database, config: &Config, shutdown: tokio_util::sync::Canc
 /// The service's complete router, wrapped in the platform request stack.
 pub fn router(state: State) -> Router {
     let db = state.inner.db.clone();
-    let mut readiness = platform::health::Readiness::new().with_check("database", move || {
-        let db = db.clone();
-        async move { db.ping().await.map_err(|e| e.to_string()) }
-    });
+    let mut readiness =
+        platform::http::health::Readiness::new().with_check("database", move || {
+            let db = db.clone();
+            async move { db.ping().await.map_err(|e| e.to_string()) }
+        });
     if let DenyList::Redis(redis) = &state.inner.deny {
         let redis = redis.clone();
         readiness = readiness.with_check("redis", move || {
@@ -184,5 +185,5 @@ pub fn router(state: State) -> Router {
             async move { redis.ping().await.map_err(|e| e.to_string()) }
         });
     }
-    platform::stack::wrap(http::router().with_state(state), SERVICE, readiness)
+    platform::http::stack::wrap(http::router().with_state(state), SERVICE, readiness)
 }

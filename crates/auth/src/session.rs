@@ -27,7 +27,7 @@ pub struct Issued {
 
 /// A fresh refresh token (256 bits from the OS CSPRNG) and its stored hash.
 fn new_refresh_token() -> (String, Vec<u8>) {
-    let token = URL_SAFE_NO_PAD.encode(platform::crypto::random_bytes::<32>());
+    let token = URL_SAFE_NO_PAD.encode(platform::secrets::crypto::random_bytes::<32>());
     let hash = refresh_hash(&token);
     (token, hash)
 }

@@ -74,7 +74,7 @@ pub fn slug(title: &str) -> String {
     let base = base.trim_end_matches('-');
     let base = if base.is_empty() { "article" } else { base };
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let suffix: String = platform::crypto::random_bytes::<6>()
+    let suffix: String = platform::secrets::crypto::random_bytes::<6>()
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
         .collect();

@@ -4,7 +4,7 @@
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use platform::problem::RealWorldErrors;
+use platform::http::problem::RealWorldErrors;
 use platform::tokens::Refusal;
 
 use crate::store::StoreError;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use platform::context::Context;
-use platform::jwks::RemoteKeys;
+use platform::tokens::jwks::RemoteKeys;
 use platform::tokens::{Gate, Verifier};
 
 pub use config::Config;
@@ -102,7 +102,7 @@ impl State {
 /// The service's complete router, wrapped in the platform request stack.
 pub fn router(state: State) -> Router {
     let store = state.inner.store.clone();
-    let readiness = platform::health::Readiness::new().with_check("store", move || {
+    let readiness = platform::http::health::Readiness::new().with_check("store", move || {
         let store = store.clone();
         async move { store.ping().await.map_err(|e| e.to_string()) }
     });
@@ -110,5 +110,5 @@ pub fn router(state: State) -> Router {
     let app = http::router()
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit));
-    platform::stack::wrap(app, SERVICE, readiness)
+    platform::http::stack::wrap(app, SERVICE, readiness)
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
-use platform::breaker::CircuitBreaker;
+use platform::http::breaker::CircuitBreaker;
 use platform::username::Username;
 use serde::Deserialize;
 use url::Url;

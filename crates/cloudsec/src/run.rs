@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use platform::server;
+use platform::http::server;
 use platform::telemetry::Telemetry;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -144,7 +144,7 @@ async fn metrics_listener(settings: &Settings) -> anyhow::Result<Bound<axum::Rou
     let bound = bind(
         "metrics",
         settings.gateway.metrics_listen,
-        platform::health::metrics_router(),
+        platform::http::health::metrics_router(),
         server::ServeOptions::default(),
     )
     .await
@@ -268,7 +268,7 @@ async fn up(mut settings: Settings) -> anyhow::Result<()> {
 }
 
 fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
-    platform::data_dir::prepare(&settings.data_dir)
+    platform::storage::data_dir::prepare(&settings.data_dir)
         .with_context(|| format!("data_dir: cannot create {}", settings.data_dir.display()))
 }
 
@@ -293,8 +293,8 @@ async fn serve(service: Service, settings: Settings) -> anyhow::Result<()> {
     }
     match service {
         Service::Gateway => {
-            let redis = platform::redis::Redis::connect(&settings.redis).await?;
-            let deny = platform::revocation::DenyList::new(redis.clone());
+            let redis = platform::storage::redis::Redis::connect(&settings.redis).await?;
+            let deny = platform::tokens::revocation::DenyList::new(redis.clone());
             let state = gateway::State::from_config(
                 &settings.gateway,
                 &token_expectations(&settings),

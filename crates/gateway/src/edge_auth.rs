@@ -6,8 +6,8 @@
 
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use platform::jwks::RemoteKeys;
-use platform::revocation::DenyList;
+use platform::tokens::jwks::RemoteKeys;
+use platform::tokens::revocation::DenyList;
 use platform::tokens::{self, Gate, Refusal, Verifier};
 
 use crate::routes::{Route, Token};

@@ -26,9 +26,9 @@ pub mod waf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use platform::jwks::RemoteKeys;
-use platform::redis::Redis;
-use platform::revocation::DenyList;
+use platform::storage::redis::Redis;
+use platform::tokens::jwks::RemoteKeys;
+use platform::tokens::revocation::DenyList;
 use platform::tokens::{Expectations, Verifier};
 use tokio_util::sync::CancellationToken;
 
@@ -170,8 +170,8 @@ fn cors(config: &config::CorsConfig) -> Option<tower_http::cors::CorsLayer> {
 pub fn serve_options(
     config: &Config,
     tls: Option<Arc<rustls::ServerConfig>>,
-) -> platform::server::ServeOptions {
-    platform::server::ServeOptions {
+) -> platform::http::server::ServeOptions {
+    platform::http::server::ServeOptions {
         tls,
         header_read_timeout: Duration::from_millis(config.limits.header_read_timeout_ms),
         body_read_timeout: Duration::from_millis(config.limits.body_read_timeout_ms),
@@ -187,7 +187,8 @@ pub fn serve_options(
 }
 
 /// The gateway's complete service, what its listener serves.
-pub type App = platform::stack::Wrapped<tower::util::Either<tower_http::cors::Cors<Edge>, Edge>>;
+pub type App =
+    platform::http::stack::Wrapped<tower::util::Either<tower_http::cors::Cors<Edge>, Edge>>;
 
 /// The gateway, wrapped in the platform request stack (health probes in
 /// front, CORS when configured). Not an axum `Router` as the services have:
@@ -199,25 +200,25 @@ pub fn app(state: State) -> App {
         state.cluster(routes::Upstream::Auth).clone(),
         state.cluster(routes::Upstream::Business).clone(),
     ];
-    let readiness =
-        clusters
-            .into_iter()
-            .fold(platform::health::Readiness::new(), |readiness, cluster| {
-                readiness.with_check(cluster.name(), move || {
-                    let cluster = cluster.clone();
-                    async move {
-                        if cluster.has_healthy_endpoint() {
-                            Ok(())
-                        } else {
-                            Err("no healthy endpoint".to_owned())
-                        }
+    let readiness = clusters.into_iter().fold(
+        platform::http::health::Readiness::new(),
+        |readiness, cluster| {
+            readiness.with_check(cluster.name(), move || {
+                let cluster = cluster.clone();
+                async move {
+                    if cluster.has_healthy_endpoint() {
+                        Ok(())
+                    } else {
+                        Err("no healthy endpoint".to_owned())
                     }
-                })
-            });
+                }
+            })
+        },
+    );
     let edge = tower::ServiceBuilder::new()
         .option_layer(state.inner.cors.clone())
         .service(Edge(state));
-    platform::stack::wrap_service(edge, SERVICE, readiness, routes::classify)
+    platform::http::stack::wrap_service(edge, SERVICE, readiness, routes::classify)
 }
 
 /// Every request the gateway does not answer from its health endpoints:
@@ -251,7 +252,7 @@ async fn handle(
 ) -> Result<axum::response::Response, std::convert::Infallible> {
     use axum::response::IntoResponse as _;
     let route = routes::of(&request);
-    let client = platform::client_ip::resolve(
+    let client = platform::http::client_ip::resolve(
         request.extensions(),
         request.headers(),
         &gateway.inner.trusted_proxies,
@@ -272,7 +273,7 @@ async fn handle(
             }
             // Refused by the edge checks (`routes::refuse_unserved`) before this.
             routes::Route::UnknownApi | routes::Route::MethodNotAllowed => {
-                platform::problem::Problem::new(
+                platform::http::problem::Problem::new(
                     http::StatusCode::NOT_FOUND,
                     Some("no such API route".to_owned()),
                 )

@@ -13,7 +13,7 @@ use http::StatusCode;
 use http::header::{CONNECTION, CONTENT_LENGTH};
 use http::request::Parts;
 use http_body_util::BodyExt;
-use platform::problem::Problem;
+use platform::http::problem::Problem;
 
 use crate::config::Limits;
 

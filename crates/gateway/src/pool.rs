@@ -166,7 +166,7 @@ async fn connect(authority: &Authority) -> Result<SendRequest<Body>, Error> {
         Err(_) => return Err(Error::Connect("timed out".to_owned())),
     };
     let _ = tcp.set_nodelay(true);
-    // As the server side (`platform::server`): each request from one buffer.
+    // As the server side (`platform::http::server`): each request from one buffer.
     let (sender, connection) = http1::Builder::new()
         .writev(false)
         .handshake(TokioIo::new(tcp))

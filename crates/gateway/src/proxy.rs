@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Method, StatusCode, Uri, Version};
-use platform::problem::Problem;
-use platform::trace_context;
+use platform::http::problem::Problem;
+use platform::telemetry::trace_context;
 
 use crate::pool;
 use crate::routes::{self, Timeouts, Upstream};
@@ -61,7 +61,7 @@ impl Proxy {
     /// and once more to another endpoint when the first fails and the request
     /// is a bodiless idempotent one within the retry budget. `client` is the
     /// address the edge checks resolved; the services are told it in
-    /// [`platform::client_ip::CLIENT_IP`].
+    /// [`platform::http::client_ip::CLIENT_IP`].
     pub async fn forward(
         &self,
         route: &routes::Endpoint,
@@ -155,7 +155,7 @@ async fn attempt(
 ) -> Result<Response, Problem> {
     let in_flight = endpoint.start();
     let exchange = pool::send(endpoint.upstream(), request);
-    let outcome = platform::coarse_timer::timeout(timeout, exchange).await;
+    let outcome = platform::http::coarse_timer::timeout(timeout, exchange).await;
     drop(in_flight);
     match outcome {
         Ok(Ok(response)) => {
@@ -277,7 +277,7 @@ const FORWARDING: [&str; 5] = [
 
 /// Sets `X-Forwarded-For`/`-Proto` (`https` when the gateway terminates
 /// TLS) and states the resolved `client` in `X-Real-IP`
-/// ([`platform::client_ip::CLIENT_IP`]). What a client sent in these headers is kept only when the client is
+/// ([`platform::http::client_ip::CLIENT_IP`]). What a client sent in these headers is kept only when the client is
 /// a trusted proxy (a load balancer in front); anyone else's claims are
 /// dropped, so the services behind never see an address the client chose.
 fn add_forwarded(
@@ -313,7 +313,7 @@ fn add_forwarded(
         if let Ok(value) = value {
             // Not behind a trusted proxy, the peer is the client: one text for both.
             if !from_trusted && client == Some(peer.ip().to_canonical()) {
-                headers.insert(platform::client_ip::CLIENT_IP, value.clone());
+                headers.insert(platform::http::client_ip::CLIENT_IP, value.clone());
                 stated = true;
             }
             headers.insert(X_FORWARDED_FOR, value);
@@ -334,8 +334,8 @@ fn add_forwarded(
 fn state_client(headers: &mut HeaderMap, client: Option<IpAddr>) {
     let mut buffer = [0; 15];
     match client.and_then(|ip| HeaderValue::from_str(&ip_text(ip, &mut buffer)).ok()) {
-        Some(value) => headers.insert(platform::client_ip::CLIENT_IP, value),
-        None => headers.remove(platform::client_ip::CLIENT_IP),
+        Some(value) => headers.insert(platform::http::client_ip::CLIENT_IP, value),
+        None => headers.remove(platform::http::client_ip::CLIENT_IP),
     };
 }
 

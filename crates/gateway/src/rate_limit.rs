@@ -16,8 +16,8 @@ use governor::middleware::NoOpMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::StatusCode;
 use http::header::{HeaderValue, RETRY_AFTER};
-use platform::problem::Problem;
-use platform::redis::Redis;
+use platform::http::problem::Problem;
+use platform::storage::redis::Redis;
 use platform::tokens::AccessClaims;
 use tokio_util::sync::CancellationToken;
 
@@ -227,7 +227,7 @@ pub async fn by_client(
     let Some(limits) = limits.inner.as_deref() else {
         return Ok(());
     };
-    let key = Key::Ip(client.map(platform::client_ip::bucket));
+    let key = Key::Ip(client.map(platform::http::client_ip::bucket));
     let credentials = matches!(route, Route::Upstream(e) if e.credentials);
     if let Err(wait) = limits.per_ip.check(&key).await {
         return Err(too_many(wait, limits.per_ip.name));

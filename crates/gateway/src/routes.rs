@@ -10,7 +10,7 @@
 use axum::response::{IntoResponse, Response};
 use http::header::{self, HeaderValue};
 use http::{Method, StatusCode};
-use platform::problem::Problem;
+use platform::http::problem::Problem;
 use std::time::Duration;
 
 /// Each endpoint's upstream timeout: `gateway.upstream_timeout_secs`, or

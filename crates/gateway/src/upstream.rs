@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::body::Body;
 use http::uri::Authority;
 use http::{Request, StatusCode};
-use platform::breaker::CircuitBreaker;
+use platform::http::breaker::CircuitBreaker;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 

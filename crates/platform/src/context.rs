@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RedisConfig;
-use crate::redis::Redis;
-use crate::revocation::DenyList;
 use crate::secrets::FileSecrets;
+use crate::storage::redis::Redis;
+use crate::tokens::revocation::DenyList;
 
 #[derive(Clone)]
 pub struct Context {

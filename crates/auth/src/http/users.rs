@@ -19,7 +19,7 @@ use crate::extract::{AuthUser, ClientIp, UserAgent};
 use crate::session::Issued;
 use crate::user::{Email, Username, parse_bio, parse_image};
 use crate::{State as Auth, clock};
-use platform::json::{JsonBody, present};
+use platform::http::json::{JsonBody, present};
 use platform::tokens::Refusal;
 
 pub fn router() -> Router<Auth> {

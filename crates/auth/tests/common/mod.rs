@@ -125,12 +125,12 @@ impl TestAuth {
         let app = cloudsec_auth::router(state);
         let token = stop.clone();
         tokio::spawn(async move {
-            platform::server::serve(
+            platform::http::server::serve(
                 listener,
                 app,
                 token,
                 Duration::from_secs(1),
-                platform::server::ServeOptions::default(),
+                platform::http::server::ServeOptions::default(),
             )
             .await
             .unwrap();

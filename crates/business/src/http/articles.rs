@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::identity::AuthUser;
 use crate::profiles::Profile;
 use crate::store::{Article, ArticleChanges, ArticleFilter, NewArticle, StoreError};
-use platform::json::{JsonBody, present};
+use platform::http::json::{JsonBody, present};
 use platform::username::Username;
 
 pub fn router() -> Router<crate::State> {

@@ -12,7 +12,7 @@ use super::views::{CommentView, now_ms};
 use crate::article;
 use crate::error::{Error, Result};
 use crate::identity::AuthUser;
-use platform::json::JsonBody;
+use platform::http::json::JsonBody;
 
 pub fn router() -> Router<crate::State> {
     Router::new()

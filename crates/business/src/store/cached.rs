@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::prelude::KeysInterface;
 use moka::future::Cache;
-use platform::redis::Redis;
+use platform::storage::redis::Redis;
 
 use super::{
     Article, ArticleChanges, ArticleFilter, ArticleStore, Comment, NewArticle, StoreResult,

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use platform::redis::Redis;
+use platform::storage::redis::Redis;
 
 pub use cached::CachedStore;
 pub use dynamo::DynamoStore;

@@ -22,7 +22,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
-        let pool = platform::sqlite::open(path)
+        let pool = platform::storage::sqlite::open(path)
             .await
             .with_context(|| format!("opening business database {}", path.display()))?;
         sqlx::migrate!("./migrations")

@@ -33,7 +33,7 @@ use http::request::Parts;
 use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use ipnet::IpNet;
-use platform::problem::Problem;
+use platform::http::problem::Problem;
 use serde::de::DeserializeSeed as _;
 
 use crate::config::{WafConfig, WafMode, WafModes};
@@ -448,7 +448,7 @@ fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
 /// The 403, with the request's id (set by the request stack) to quote to support.
 fn forbidden(headers: &HeaderMap) -> Response {
     let request_id = headers
-        .get(platform::stack::REQUEST_ID)
+        .get(platform::http::stack::REQUEST_ID)
         .and_then(|v| v.to_str().ok());
     Problem::new(
         StatusCode::FORBIDDEN,

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::problem::RealWorldErrors;
+use crate::http::problem::RealWorldErrors;
 
 /// `axum::Json`, with refusals in the RealWorld error shape.
 pub struct JsonBody<T>(pub T);

@@ -99,7 +99,7 @@ pub async fn serve(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(crate::coarse_timer::HyperTimer)
+        .timer(crate::http::coarse_timer::HyperTimer)
         // Each message from one buffer, sent in one call: the head and a small
         // body copied together cost less than hyper's queue of buffers
         // gathered for `writev` (docs/benchmarks.md).
@@ -198,19 +198,19 @@ impl EventLoops {
         for i in 0..count {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .on_thread_park(crate::log_writer::flush_thread_logs)
+                .on_thread_park(crate::telemetry::log_writer::flush_thread_logs)
                 .build()?;
             loops.handles.push(runtime.handle().clone());
             let stop = stop.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("http-loop-{i}"))
                 .spawn(move || {
-                    crate::log_writer::batch_thread_logs();
-                    crate::coarse_timer::enable_on_this_thread();
+                    crate::telemetry::log_writer::batch_thread_logs();
+                    crate::http::coarse_timer::enable_on_this_thread();
                     runtime.block_on(async {
                         tokio::select! {
                             () = stop.cancelled() => {}
-                            () = crate::coarse_timer::sweep() => {}
+                            () = crate::http::coarse_timer::sweep() => {}
                         }
                     });
                 });
@@ -293,7 +293,7 @@ impl Admission {
         // An IPv4 balancer on a dual-stack listener arrives as ::ffff:a.b.c.d.
         let peer = peer.to_canonical();
         let ip = (inner.max_per_ip > 0 && !inner.uncapped.iter().any(|n| n.contains(&peer)))
-            .then(|| crate::client_ip::bucket(peer));
+            .then(|| crate::http::client_ip::bucket(peer));
         let mut open = inner.open.lock().ok()?;
         if open.total >= inner.max_total {
             metrics::counter!("connections_refused_total", "cap" => "total").increment(1);

@@ -2,6 +2,10 @@
 //! 0700 directory, each file 0600, base64url text. A missing secret can be
 //! generated from the OS CSPRNG on first use; the write is atomic and never
 //! replaces a secret another process created first.
+//!
+//! Envelope encryption of personal data with keys from here: [`crypto`].
+
+pub mod crypto;
 
 use std::fmt;
 use std::io::Write;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use fred::prelude::{Expiration, KeysInterface};
 use moka::sync::Cache;
 
-use crate::redis::Redis;
+use crate::storage::redis::Redis;
 use crate::tokens::AccessClaims;
 
 /// Longest access-token lifetime the in-process list must cover (the config allows up to 1 h).

@@ -14,7 +14,7 @@ use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::json;
 
-use crate::http_metrics;
+use crate::telemetry::prometheus;
 
 /// How long one dependency may take to answer a readiness probe.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -103,7 +103,7 @@ async fn readyz(State(readiness): State<Arc<Readiness>>) -> Response {
 }
 
 async fn metrics() -> Response {
-    let mut response = http_metrics::render().into_response();
+    let mut response = prometheus::render().into_response();
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -11,7 +11,7 @@
 //! timers that are past their deadline, once a tick, and only while there are
 //! timers.
 //!
-//! Only the event loops of [`crate::server`] keep such a slab
+//! Only the event loops of [`crate::http::server`] keep such a slab
 //! ([`enable_on_this_thread`]): their tasks never move between threads. On
 //! any other thread a [`Sleep`] is a tokio timer. A timer armed on one loop
 //! and polled on another thread (a future moved to another runtime) is

@@ -9,7 +9,7 @@ use std::time::Duration;
 use fred::prelude::KeysInterface;
 use moka::sync::Cache;
 
-use crate::redis::Redis;
+use crate::storage::redis::Redis;
 
 #[derive(Clone)]
 pub enum WindowCounter {

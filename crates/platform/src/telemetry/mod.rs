@@ -3,6 +3,15 @@
 //!
 //! A tracer provider is installed even without an exporter so that every
 //! request span has real trace and span ids to log and to propagate.
+//!
+//! Its parts: where log lines go ([`log_writer`]), the access line
+//! ([`access_log`]), Prometheus metrics ([`prometheus`]) and trace context across
+//! HTTP hops ([`trace_context`]).
+
+pub mod access_log;
+pub mod log_writer;
+pub mod prometheus;
+pub mod trace_context;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
@@ -41,7 +50,7 @@ impl Telemetry {
                 .with_endpoint(traces.as_str())
                 .build()?;
             builder = builder.with_batch_exporter(exporter);
-            crate::trace_context::use_opentelemetry();
+            crate::telemetry::trace_context::use_opentelemetry();
         }
         let provider = builder.build();
         opentelemetry::global::set_tracer_provider(provider.clone());
@@ -59,11 +68,11 @@ impl Telemetry {
             64 * 1024,
             std::io::stderr(),
         ));
-        let writer = crate::log_writer::install(writer);
+        let writer = crate::telemetry::log_writer::install(writer);
         let registry = tracing_subscriber::registry().with(filter).with(otel);
         match config.log_format {
             LogFormat::Json => {
-                crate::access_log::write_json_lines();
+                crate::telemetry::access_log::write_json_lines();
                 registry.with(json_layer(writer)).try_init()?;
             }
             LogFormat::Text => registry
@@ -85,7 +94,7 @@ impl Telemetry {
 }
 
 /// The JSON log layer: flat events, and the fields of the request being
-/// handled under `span` ([`crate::access_log`] writes its access line in
+/// handled under `span` ([`crate::telemetry::access_log`] writes its access line in
 /// this layer's shape, and a test holds the two together).
 pub(crate) fn json_layer<S, W>(writer: W) -> json_subscriber::fmt::Layer<S, W>
 where
@@ -97,8 +106,8 @@ where
         .with_current_span(false)
         .with_span_list(false)
         .with_writer(writer);
-    layer
-        .inner_layer_mut()
-        .add_dynamic_field("span", |_, _| crate::access_log::current_span_object());
+    layer.inner_layer_mut().add_dynamic_field("span", |_, _| {
+        crate::telemetry::access_log::current_span_object()
+    });
     layer
 }

@@ -7,6 +7,13 @@
 //! extensions are refused before any cryptography runs; the key comes only
 //! from our own key set; `iss`, `aud`, `exp`, `nbf` are checked with a small
 //! explicit leeway; oversized tokens are refused unread.
+//!
+//! The issuer's keys, when another service publishes them: [`jwks`]; the
+//! deny-list of revoked sessions and tokens: [`revocation`]; both meet in
+//! [`Gate`].
+
+pub mod jwks;
+pub mod revocation;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -335,8 +342,8 @@ pub struct Gate {
     verifier: Verifier,
     /// The issuer's published keys, when they come from another service
     /// (the gateway, business); the issuer itself has its own at hand.
-    remote: Option<crate::jwks::RemoteKeys>,
-    deny: crate::revocation::DenyList,
+    remote: Option<crate::tokens::jwks::RemoteKeys>,
+    deny: crate::tokens::revocation::DenyList,
 }
 
 /// Why a request's token was refused, and the one answer every service
@@ -384,7 +391,7 @@ impl axum::response::IntoResponse for Refusal {
             }
         };
         let mut response =
-            crate::problem::RealWorldErrors::one("token", message).into_response_with(status);
+            crate::http::problem::RealWorldErrors::one("token", message).into_response_with(status);
         if let Some(challenge) = challenge {
             response.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,
@@ -398,8 +405,8 @@ impl axum::response::IntoResponse for Refusal {
 impl Gate {
     pub fn new(
         verifier: Verifier,
-        remote: Option<crate::jwks::RemoteKeys>,
-        deny: crate::revocation::DenyList,
+        remote: Option<crate::tokens::jwks::RemoteKeys>,
+        deny: crate::tokens::revocation::DenyList,
     ) -> Self {
         Self {
             verifier,
@@ -499,7 +506,7 @@ mod tests {
     #[tokio::test]
     async fn the_gate_lets_valid_tokens_through_and_refuses_revoked_ones() {
         let pair = key_pair();
-        let deny = crate::revocation::DenyList::new(None);
+        let deny = crate::tokens::revocation::DenyList::new(None);
         let gate = Gate::new(verifier_of(&pair), None, deny.clone());
         let valid = token(&pair, "k", 60);
         let claims = gate.check(valid.as_bytes()).await.unwrap();

@@ -5,7 +5,7 @@
 //! loops go further and batch their own lines ([`batch_thread_logs`]): one
 //! queue message and at most one wake-up of the writer per batch, instead of
 //! per line. Both the `tracing` JSON layer ([`crate::telemetry`]) and the
-//! hand-written access line ([`crate::access_log`]) write here; this module
+//! hand-written access line ([`crate::telemetry::access_log`]) write here; this module
 //! depends on neither.
 //!
 //! The batches are per-thread state, in the pattern docs/performance.md

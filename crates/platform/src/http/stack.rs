@@ -29,11 +29,11 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use hyper::body::Bytes;
 use tracing::{Instrument as _, Span};
 
-use crate::access_log::{self, RequestFields};
-use crate::health::{self, Readiness};
-use crate::http_metrics::{self, Route};
-use crate::problem::Problem;
-use crate::trace_context::{self, TraceIdText};
+use crate::http::health::{self, Readiness};
+use crate::http::problem::Problem;
+use crate::telemetry::access_log::{self, RequestFields};
+use crate::telemetry::prometheus::{self, Route};
+use crate::telemetry::trace_context::{self, TraceIdText};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -41,7 +41,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `/metrics`; `service` names it in logs and metrics.
 pub fn wrap(router: Router, service: &'static str, readiness: Readiness) -> Router {
     // Install the recorder before the first request records anything.
-    http_metrics::handle();
+    prometheus::handle();
     health::probes(readiness)
         .merge(health::metrics_router())
         .merge(router.layer(RequestLayer { service }))
@@ -61,7 +61,7 @@ pub fn wrap_service<S>(
     readiness: Readiness,
     classify: fn(&mut Request) -> &'static str,
 ) -> Wrapped<S> {
-    http_metrics::handle();
+    prometheus::handle();
     Wrapped {
         probes: health::probes(readiness),
         service: RequestService {
@@ -193,9 +193,9 @@ where
                     (None, Some(name)) => Route::Named(name),
                     (None, None) => Route::Named("unmatched"),
                 };
-                http_metrics::record(
+                prometheus::record(
                     service,
-                    http_metrics::method_label(&fields.method),
+                    prometheus::method_label(&fields.method),
                     route,
                     status,
                     elapsed,
@@ -393,7 +393,7 @@ mod tests {
         for path in ["/items/7", "/items/8", "/boom"] {
             get_path("stack-metrics", path, None).await;
         }
-        let text = http_metrics::render();
+        let text = prometheus::render();
         assert!(
             text.contains(r#"http_requests_total{service="stack-metrics",method="GET",route="/items/{id}",status="200"} 2"#),
             "{text}"

@@ -28,11 +28,11 @@ use http::{HeaderValue, Method, Uri};
 use serde::Serialize;
 use serde::ser::SerializeStruct as _;
 
-use crate::log_writer;
-use crate::trace_context::TraceIdText;
+use crate::telemetry::log_writer;
+use crate::telemetry::trace_context::TraceIdText;
 
 /// Set by [`crate::telemetry`] when log lines are JSON (telemetry configures
-/// this module; this module writes through [`crate::log_writer`], never
+/// this module; this module writes through [`crate::telemetry::log_writer`], never
 /// through telemetry).
 static JSON: AtomicBool = AtomicBool::new(false);
 
