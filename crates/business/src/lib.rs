@@ -2,8 +2,8 @@
 //! favorites, follows, profiles) over a pluggable store. Users and their
 //! profiles belong to the auth service; this service refers to them by id.
 
-mod article;
 pub mod config;
+pub mod domain;
 mod error;
 mod http;
 mod identity;

@@ -4,21 +4,37 @@
 
 use std::sync::Arc;
 
-use cloudsec_business::config::DynamoConfig;
+use cloudsec_business::config::{DynamoConfig, Limits};
+use cloudsec_business::domain::{ArticleBody, CommentBody, Description, Slug, Tags, Title};
 use cloudsec_business::store::{
     ArticleChanges, ArticleFilter, ArticleStore, CachedStore, DynamoStore, NewArticle, SqliteStore,
     StoreError,
 };
 
-fn new_article(author: &str, slug: &str, tags: &[&str], now: i64) -> NewArticle {
+// The store takes parsed values, as the handlers make them.
+fn body(text: &str) -> ArticleBody {
+    ArticleBody::parse(Some(text.to_owned()), &Limits::default()).unwrap()
+}
+
+fn comment(text: &str) -> CommentBody {
+    CommentBody::parse(Some(text.to_owned()), &Limits::default()).unwrap()
+}
+
+fn tags(list: &[&str]) -> Tags {
+    let list = list.iter().map(|t| (*t).to_owned()).collect();
+    Tags::parse(list, &Limits::default()).unwrap()
+}
+
+fn new_article(author: &str, slug: &str, tag_list: &[&str], now: i64) -> NewArticle {
+    let limits = Limits::default();
     NewArticle {
         id: format!("id-{slug}"),
-        slug: slug.to_owned(),
+        slug: Slug::parse(slug).unwrap(),
         author_id: author.to_owned(),
-        title: format!("Title {slug}"),
-        description: "desc".into(),
-        body: "body".into(),
-        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        title: Title::parse(Some(format!("Title {slug}")), &limits).unwrap(),
+        description: Description::parse(Some("desc".into()), &limits).unwrap(),
+        body: body("body"),
+        tags: tags(tag_list),
         now,
     }
 }
@@ -42,8 +58,8 @@ async fn crud_and_tags(store: Arc<dyn ArticleStore>) {
     assert_eq!(store.tags().await.unwrap(), vec!["rust", "web"]);
 
     let changes = ArticleChanges {
-        body: Some("new body".into()),
-        tags: Some(vec!["web".into(), "axum".into()]),
+        body: Some(body("new body")),
+        tags: Some(tags(&["web", "axum"])),
         ..Default::default()
     };
     let updated = store.update_article(&a.id, 1, changes, 2000).await.unwrap();
@@ -60,7 +76,7 @@ async fn crud_and_tags(store: Arc<dyn ArticleStore>) {
             &a.id,
             1,
             ArticleChanges {
-                body: Some("lost".into()),
+                body: Some(body("lost")),
                 ..Default::default()
             },
             3000,
@@ -72,7 +88,10 @@ async fn crud_and_tags(store: Arc<dyn ArticleStore>) {
         "new body"
     );
 
-    store.add_comment(&a.id, "bob", "nice", 2100).await.unwrap();
+    store
+        .add_comment(&a.id, "bob", &comment("nice"), 2100)
+        .await
+        .unwrap();
     store.favorite("bob", &a.id).await.unwrap();
     store.delete_article(&a.id).await.unwrap();
     assert!(store.article_by_slug("one").await.unwrap().is_none());
@@ -169,13 +188,19 @@ async fn comments_in_order(store: Arc<dyn ArticleStore>) {
         .create_article(new_article("alice", "c", &[], 1))
         .await
         .unwrap();
-    let first = store.add_comment(&a.id, "bob", "first", 10).await.unwrap();
+    let first = store
+        .add_comment(&a.id, "bob", &comment("first"), 10)
+        .await
+        .unwrap();
     let second = store
-        .add_comment(&a.id, "carol", "second", 11)
+        .add_comment(&a.id, "carol", &comment("second"), 11)
         .await
         .unwrap();
     assert!(second.id > first.id);
-    let third = store.add_comment(&a.id, "dave", "third", 12).await.unwrap();
+    let third = store
+        .add_comment(&a.id, "dave", &comment("third"), 12)
+        .await
+        .unwrap();
     let bodies = |limit, offset| {
         let store = store.clone();
         let id = a.id.clone();
@@ -208,7 +233,7 @@ async fn comments_in_order(store: Arc<dyn ArticleStore>) {
     assert!(store.comment(&a.id, first.id).await.unwrap().is_none());
     assert_eq!(store.comments(&a.id, 500, 0).await.unwrap().len(), 1);
     assert!(matches!(
-        store.add_comment("missing", "bob", "x", 12).await,
+        store.add_comment("missing", "bob", &comment("x"), 12).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -259,7 +284,7 @@ async fn concurrent_updates_from_one_version_conflict(store: Arc<dyn ArticleStor
         let (store, id) = (store.clone(), a.id.clone());
         tokio::spawn(async move {
             let changes = ArticleChanges {
-                body: Some(body.into()),
+                body: Some(self::body(body)),
                 ..Default::default()
             };
             store.update_article(&id, 1, changes, 5).await
@@ -447,7 +472,7 @@ async fn the_read_cache_stays_within_its_byte_budget() {
     let body = "b".repeat(64 * 1024);
     for i in 0..120 {
         let mut article = new_article("alice", &format!("big-{i:03}"), &["big"], 1000 + i);
-        article.body = body.clone();
+        article.body = self::body(&body);
         cached.create_article(article).await.unwrap();
     }
     let filter = ArticleFilter::default();

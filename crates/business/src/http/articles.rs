@@ -8,9 +8,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::paging;
+use super::paging::{self, Page};
 use super::views::{ArticleView, now_ms};
-use crate::article;
+use crate::domain::{ArticleBody as Markdown, Description, Slug, Tag, Tags, Title};
 use crate::error::{Error, Result};
 use crate::identity::AuthUser;
 use crate::profiles::Profile;
@@ -51,10 +51,13 @@ struct ArticleBody {
 }
 
 impl crate::State {
-    async fn article(&self, slug: &str) -> Result<Article> {
+    /// The article at `slug` (a path parameter): 404 for one that is not,
+    /// or could not be, a slug, without asking the store for the latter.
+    pub(super) async fn article(&self, slug: &str) -> Result<Article> {
+        let slug = Slug::parse(slug).ok_or(Error::NotFound("article"))?;
         self.inner
             .store
-            .article_by_slug(slug)
+            .article_by_slug(slug.as_str())
             .await?
             .ok_or(Error::NotFound("article"))
     }
@@ -84,13 +87,12 @@ impl crate::State {
         &self,
         filter: ArticleFilter,
         viewer: Option<&str>,
-        limit: u32,
-        offset: u32,
+        page: Page,
     ) -> Result<Json<ArticleList>> {
         let (articles, total) = self
             .inner
             .store
-            .list_articles(&filter, limit, offset)
+            .list_articles(&filter, page.limit, page.offset)
             .await?;
         Ok(Json(ArticleList {
             articles: self.article_views(articles, viewer, false, None).await?,
@@ -113,17 +115,27 @@ impl crate::State {
     }
 }
 
+/// No article matches: a filter that names nobody, or a tag nobody could set.
+fn nothing() -> Json<ArticleList> {
+    Json(ArticleList {
+        articles: Vec::new(),
+        articles_count: 0,
+    })
+}
+
 async fn list(
     State(state): State<crate::State>,
     viewer: Option<AuthUser>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<ArticleList>> {
-    let (limit, offset) =
-        paging::ARTICLES.parse(params.limit.as_deref(), params.offset.as_deref())?;
-    let mut filter = ArticleFilter {
-        tag: params.tag,
-        ..ArticleFilter::default()
-    };
+    let page = paging::ARTICLES.parse(params.limit.as_deref(), params.offset.as_deref())?;
+    let mut filter = ArticleFilter::default();
+    if let Some(tag) = params.tag {
+        match Tag::parse(&tag, &state.inner.config.limits) {
+            Ok(tag) => filter.tag = Some(tag.into()),
+            Err(_) => return Ok(nothing()),
+        }
+    }
     for (name, slot) in [
         (params.author, &mut filter.author_id),
         (params.favorited, &mut filter.favorited_by),
@@ -131,19 +143,12 @@ async fn list(
         if let Some(name) = name {
             match state.user_id_named(&name).await? {
                 Some(id) => *slot = Some(id),
-                None => {
-                    return Ok(Json(ArticleList {
-                        articles: Vec::new(),
-                        articles_count: 0,
-                    }));
-                }
+                None => return Ok(nothing()),
             }
         }
     }
     let viewer = viewer.map(|AuthUser(id)| id);
-    state
-        .listing(filter, viewer.as_deref(), limit, offset)
-        .await
+    state.listing(filter, viewer.as_deref(), page).await
 }
 
 async fn feed(
@@ -151,13 +156,12 @@ async fn feed(
     AuthUser(viewer): AuthUser,
     Query(params): Query<ListParams>,
 ) -> Result<Json<ArticleList>> {
-    let (limit, offset) =
-        paging::ARTICLES.parse(params.limit.as_deref(), params.offset.as_deref())?;
+    let page = paging::ARTICLES.parse(params.limit.as_deref(), params.offset.as_deref())?;
     let filter = ArticleFilter {
         followed_by: Some(viewer.clone()),
         ..ArticleFilter::default()
     };
-    state.listing(filter, Some(&viewer), limit, offset).await
+    state.listing(filter, Some(&viewer), page).await
 }
 
 async fn show(
@@ -191,11 +195,10 @@ async fn create(
 ) -> Result<(StatusCode, Json<ArticleBody>)> {
     let input = input.article.unwrap_or_default();
     let limits = &state.inner.config.limits;
-    let title = article::required(input.title, "title", limits.title_chars)?;
-    let description =
-        article::required(input.description, "description", limits.description_chars)?;
-    let body = article::required(input.body, "body", limits.body_chars)?;
-    let tags = article::tags(input.tag_list.unwrap_or_default(), limits)?;
+    let title = Title::parse(input.title, limits)?;
+    let description = Description::parse(input.description, limits)?;
+    let body = Markdown::parse(input.body, limits)?;
+    let tags = Tags::parse(input.tag_list.unwrap_or_default(), limits)?;
     let profile = state.profile_by_id(&author, &author).await?;
     let now = now_ms();
     // The random suffix makes a clash unlikely; a clash is retried, never an error.
@@ -203,7 +206,7 @@ async fn create(
     let created = loop {
         let new = NewArticle {
             id: uuid::Uuid::now_v7().to_string(),
-            slug: article::slug(&title),
+            slug: Slug::for_title(&title),
             author_id: author.clone(),
             title: title.clone(),
             description: description.clone(),
@@ -257,16 +260,12 @@ async fn update(
                 "must be a list (use [] to remove all tags)",
             ));
         }
-        Some(Some(list)) => Some(article::tags(list, limits)?),
+        Some(Some(list)) => Some(Tags::parse(list, limits)?),
     };
     let changes = ArticleChanges {
-        title: article::replacement(input.title, "title", limits.title_chars)?,
-        description: article::replacement(
-            input.description,
-            "description",
-            limits.description_chars,
-        )?,
-        body: article::replacement(input.body, "body", limits.body_chars)?,
+        title: Title::parse_change(input.title, limits)?,
+        description: Description::parse_change(input.description, limits)?,
+        body: Markdown::parse_change(input.body, limits)?,
         tags,
     };
     let profile = state.profile_by_id(&user, &user).await?;

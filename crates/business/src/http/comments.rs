@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::paging;
 use super::views::{CommentView, now_ms};
-use crate::article;
+use crate::domain;
 use crate::error::{Error, Result};
 use crate::identity::AuthUser;
 use platform::http::json::JsonBody;
@@ -52,18 +52,12 @@ async fn list(
     Path(slug): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<CommentList>> {
-    let (limit, offset) =
-        paging::COMMENTS.parse(params.limit.as_deref(), params.offset.as_deref())?;
-    let article = state
-        .inner
-        .store
-        .article_by_slug(&slug)
-        .await?
-        .ok_or(Error::NotFound("article"))?;
+    let page = paging::COMMENTS.parse(params.limit.as_deref(), params.offset.as_deref())?;
+    let article = state.article(&slug).await?;
     let comments = state
         .inner
         .store
-        .comments(&article.id, limit, offset)
+        .comments(&article.id, page.limit, page.offset)
         .await?;
     let viewer = viewer.map(|AuthUser(id)| id);
     Ok(Json(CommentList {
@@ -79,17 +73,11 @@ async fn create(
     Path(slug): Path<String>,
     JsonBody(input): JsonBody<Envelope>,
 ) -> Result<(StatusCode, Json<CommentBody>)> {
-    let body = article::required(
+    let body = domain::CommentBody::parse(
         input.comment.unwrap_or_default().body,
-        "body",
-        state.inner.config.limits.comment_chars,
+        &state.inner.config.limits,
     )?;
-    let article = state
-        .inner
-        .store
-        .article_by_slug(&slug)
-        .await?
-        .ok_or(Error::NotFound("article"))?;
+    let article = state.article(&slug).await?;
     // Looked up before the write, so that a comment stored is never answered with a failure.
     let profile = state.profile_by_id(&author, &author).await?;
     let comment = state
@@ -110,12 +98,7 @@ async fn remove(
     AuthUser(user): AuthUser,
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let article = state
-        .inner
-        .store
-        .article_by_slug(&slug)
-        .await?
-        .ok_or(Error::NotFound("article"))?;
+    let article = state.article(&slug).await?;
     let id: i64 = id.parse().map_err(|_| Error::NotFound("comment"))?;
     let comment = state
         .inner

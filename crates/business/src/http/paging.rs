@@ -7,6 +7,13 @@ use crate::error::{Error, Result};
 /// The largest `offset` accepted.
 pub const MAX_OFFSET: u32 = 10_000;
 
+/// One page of a listing, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub offset: u32,
+}
+
 pub struct Paging {
     default_limit: u32,
     max_limit: u32,
@@ -26,8 +33,8 @@ pub const COMMENTS: Paging = Paging {
 };
 
 impl Paging {
-    /// (limit, offset), or 422 naming the parameter.
-    pub fn parse(&self, limit: Option<&str>, offset: Option<&str>) -> Result<(u32, u32)> {
+    /// The page asked for, or 422 naming the parameter.
+    pub fn parse(&self, limit: Option<&str>, offset: Option<&str>) -> Result<Page> {
         let limit = match limit {
             None => self.default_limit,
             Some(raw) => match raw.parse::<u32>() {
@@ -52,6 +59,6 @@ impl Paging {
                 }
             },
         };
-        Ok((limit, offset))
+        Ok(Page { limit, offset })
     }
 }

@@ -23,6 +23,8 @@ use fred::prelude::KeysInterface;
 use moka::future::Cache;
 use platform::storage::redis::Redis;
 
+use crate::domain::CommentBody;
+
 use super::{
     Article, ArticleChanges, ArticleFilter, ArticleStore, Comment, NewArticle, StoreResult,
 };
@@ -309,7 +311,7 @@ impl ArticleStore for CachedStore {
         &self,
         article_id: &str,
         author_id: &str,
-        body: &str,
+        body: &CommentBody,
         now: i64,
     ) -> StoreResult<Comment> {
         self.inner

@@ -24,6 +24,7 @@ use super::{
     StoreResult,
 };
 use crate::config::DynamoConfig;
+use crate::domain::{ArticleBody, CommentBody, Description, Tags, Title};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -540,19 +541,7 @@ impl ArticleStore for DynamoStore {
     }
 
     async fn create_article(&self, new: NewArticle) -> StoreResult<Article> {
-        let article = Article {
-            id: new.id,
-            slug: new.slug,
-            author_id: new.author_id,
-            title: new.title,
-            description: new.description,
-            body: new.body,
-            tags: new.tags,
-            favorites_count: 0,
-            version: 1,
-            created_at: new.now,
-            updated_at: new.now,
-        };
+        let article = new.into_article();
         let order = time_key(article.created_at, &article.id);
         let mut item = article_key(&article.id);
         for (name, value) in [
@@ -627,9 +616,17 @@ impl ArticleStore for DynamoStore {
             (":expected".to_owned(), n(expected_version)),
         ]);
         for (field, placeholder, value) in [
-            ("title", ":title", &changes.title),
-            ("description", ":description", &changes.description),
-            ("body", ":body", &changes.body),
+            ("title", ":title", changes.title.as_ref().map(Title::as_str)),
+            (
+                "description",
+                ":description",
+                changes.description.as_ref().map(Description::as_str),
+            ),
+            (
+                "body",
+                ":body",
+                changes.body.as_ref().map(ArticleBody::as_str),
+            ),
         ] {
             if let Some(value) = value {
                 sets.push(match field {
@@ -641,7 +638,7 @@ impl ArticleStore for DynamoStore {
             }
         }
         let mut items = Vec::new();
-        if let Some(tags) = &changes.tags {
+        if let Some(tags) = changes.tags.as_ref().map(Tags::as_slice) {
             sets.push("tags = :tags");
             values.insert(
                 ":tags".into(),
@@ -1038,7 +1035,7 @@ impl ArticleStore for DynamoStore {
         &self,
         article_id: &str,
         author_id: &str,
-        body: &str,
+        body: &CommentBody,
         now: i64,
     ) -> StoreResult<Comment> {
         // Comment ids come from one atomic counter, as the API wants integers.
@@ -1058,7 +1055,7 @@ impl ArticleStore for DynamoStore {
             id,
             article_id: article_id.to_owned(),
             author_id: author_id.to_owned(),
-            body: body.to_owned(),
+            body: body.as_str().to_owned(),
             created_at: now,
             updated_at: now,
         };
@@ -1067,7 +1064,7 @@ impl ArticleStore for DynamoStore {
             ("comment_id", n(id)),
             ("article_id", s(article_id)),
             ("author_id", s(author_id)),
-            ("body", s(body)),
+            ("body", s(body.as_str())),
             ("created_at", n(now)),
             ("updated_at", n(now)),
         ] {

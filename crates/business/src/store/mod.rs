@@ -17,6 +17,7 @@ pub use dynamo::DynamoStore;
 pub use sqlite::SqliteStore;
 
 use crate::config::{Config, StoreKind};
+use crate::domain::{ArticleBody, CommentBody, Description, Slug, Tags, Title};
 
 /// An article as stored. Timestamps are Unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,25 +36,45 @@ pub struct Article {
     pub updated_at: i64,
 }
 
+/// An article to store, from parsed values.
 #[derive(Debug, Clone)]
 pub struct NewArticle {
     pub id: String,
-    pub slug: String,
+    pub slug: Slug,
     pub author_id: String,
-    pub title: String,
-    pub description: String,
-    pub body: String,
-    pub tags: Vec<String>,
+    pub title: Title,
+    pub description: Description,
+    pub body: ArticleBody,
+    pub tags: Tags,
     pub now: i64,
+}
+
+impl NewArticle {
+    /// The article as stored when written: version 1, no favorites.
+    pub fn into_article(self) -> Article {
+        Article {
+            id: self.id,
+            slug: self.slug.into(),
+            author_id: self.author_id,
+            title: self.title.into(),
+            description: self.description.into(),
+            body: self.body.into(),
+            tags: self.tags.into(),
+            favorites_count: 0,
+            version: 1,
+            created_at: self.now,
+            updated_at: self.now,
+        }
+    }
 }
 
 /// Fields to change; `None` keeps the stored value.
 #[derive(Debug, Clone, Default)]
 pub struct ArticleChanges {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub body: Option<String>,
-    pub tags: Option<Vec<String>>,
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub body: Option<ArticleBody>,
+    pub tags: Option<Tags>,
 }
 
 /// Filters of `GET /api/articles` and the feed, all optional and combined with AND.
@@ -149,7 +170,7 @@ pub trait ArticleStore: Send + Sync + 'static {
         &self,
         article_id: &str,
         author_id: &str,
-        body: &str,
+        body: &CommentBody,
         now: i64,
     ) -> StoreResult<Comment>;
     /// Oldest first: `limit` of them after skipping `offset`.

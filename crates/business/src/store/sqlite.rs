@@ -14,6 +14,7 @@ use super::{
     Article, ArticleChanges, ArticleFilter, ArticleStore, Comment, NewArticle, StoreError,
     StoreResult,
 };
+use crate::domain::CommentBody;
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -176,40 +177,29 @@ impl ArticleStore for SqliteStore {
     }
 
     async fn create_article(&self, new: NewArticle) -> StoreResult<Article> {
+        let article = new.into_article();
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO articles (id, slug, author_id, title, description, body, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&new.id)
-        .bind(&new.slug)
-        .bind(&new.author_id)
-        .bind(&new.title)
-        .bind(&new.description)
-        .bind(&new.body)
-        .bind(new.now)
-        .bind(new.now)
+        .bind(&article.id)
+        .bind(&article.slug)
+        .bind(&article.author_id)
+        .bind(&article.title)
+        .bind(&article.description)
+        .bind(&article.body)
+        .bind(article.created_at)
+        .bind(article.updated_at)
         .execute(&mut *tx)
         .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => return Err(StoreError::Duplicate),
             other => other?,
         };
-        insert_tags(&mut tx, &new.id, &new.tags).await?;
+        insert_tags(&mut tx, &article.id, &article.tags).await?;
         tx.commit().await?;
-        Ok(Article {
-            id: new.id,
-            slug: new.slug,
-            author_id: new.author_id,
-            title: new.title,
-            description: new.description,
-            body: new.body,
-            tags: new.tags,
-            favorites_count: 0,
-            version: 1,
-            created_at: new.now,
-            updated_at: new.now,
-        })
+        Ok(article)
     }
 
     async fn article_by_slug(&self, slug: &str) -> StoreResult<Option<Article>> {
@@ -233,9 +223,9 @@ impl ArticleStore for SqliteStore {
                 version = version + 1
              WHERE id = ? AND version = ?",
         )
-        .bind(changes.title)
-        .bind(changes.description)
-        .bind(changes.body)
+        .bind(changes.title.map(String::from))
+        .bind(changes.description.map(String::from))
+        .bind(changes.body.map(String::from))
         .bind(now)
         .bind(id)
         .bind(expected_version)
@@ -257,7 +247,7 @@ impl ArticleStore for SqliteStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            insert_tags(&mut tx, id, tags).await?;
+            insert_tags(&mut tx, id, tags.as_slice()).await?;
         }
         tx.commit().await?;
         self.article_by_id(id).await?.ok_or(StoreError::NotFound)
@@ -427,7 +417,7 @@ impl ArticleStore for SqliteStore {
         &self,
         article_id: &str,
         author_id: &str,
-        body: &str,
+        body: &CommentBody,
         now: i64,
     ) -> StoreResult<Comment> {
         let row = sqlx::query(
@@ -436,7 +426,7 @@ impl ArticleStore for SqliteStore {
         )
         .bind(article_id)
         .bind(author_id)
-        .bind(body)
+        .bind(body.as_str())
         .bind(now)
         .bind(now)
         .fetch_one(&self.pool)
