@@ -106,6 +106,11 @@ fn out_of_range_value_and_unknown_toml_key_are_named() {
             "[gateway]\nworker_threads = 5000\n",
             "gateway.worker_threads",
         ),
+        // One article's path, not a route: it would never apply.
+        (
+            "[gateway.route_timeouts]\n\"/api/articles/my-article\" = 5\n",
+            "gateway.route_timeouts",
+        ),
     ] {
         std::fs::write(&file, toml).unwrap();
         let (code, _, stderr) = run(command(&[
