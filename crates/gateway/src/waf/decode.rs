@@ -62,6 +62,73 @@ pub fn sql_view(decoded: &str) -> Cow<'_, str> {
     Cow::Owned(collapsed)
 }
 
+/// The shell view: the value as a POSIX shell would read the words in it.
+/// Quotes and backslashes join what they split (`c'a't`, `c\at`, `"c"at`
+/// are `cat`), `$IFS` (`${IFS}`, `$IFS$9`) is a space, empty expansions
+/// (`$@`, `$*`, `$1`…`$9`, `${x:0:0}`-like `${}` forms aside) vanish, and a
+/// brace list `{cat,/etc/passwd}` is its words. Command rules read this
+/// view, so the spelling tricks shells allow do not hide a command.
+pub fn shell_view(decoded: &str) -> Cow<'_, str> {
+    if !decoded.contains(['\'', '"', '\\', '$', '{']) {
+        return Cow::Borrowed(decoded);
+    }
+    let mut out = String::with_capacity(decoded.len());
+    let mut rest = decoded;
+    while let Some(c) = rest.chars().next() {
+        let lower = rest.get(..7).map(str::to_ascii_lowercase);
+        match c {
+            '\'' | '"' => rest = &rest[1..],
+            '\\' => {
+                // The escaped character stands for itself.
+                rest = &rest[1..];
+                if let Some(next) = rest.chars().next() {
+                    out.push(next);
+                    rest = &rest[next.len_utf8()..];
+                }
+            }
+            '$' if lower.as_deref().is_some_and(|l| l.starts_with("${ifs}")) => {
+                out.push(' ');
+                rest = &rest[6..];
+            }
+            '$' if rest
+                .get(..4)
+                .is_some_and(|l| l.eq_ignore_ascii_case("$ifs")) =>
+            {
+                out.push(' ');
+                rest = &rest[4..];
+            }
+            '$' if rest[1..].starts_with(|n: char| n == '@' || n == '*' || n.is_ascii_digit()) => {
+                rest = &rest[2..];
+            }
+            '{' => match brace_list(rest) {
+                Some((words, used)) => {
+                    out.push_str(&words);
+                    rest = &rest[used..];
+                }
+                None => {
+                    out.push('{');
+                    rest = &rest[1..];
+                }
+            },
+            _ => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `{a,b,c}` (no spaces, at least one comma) as `a b c`, and the bytes used.
+fn brace_list(s: &str) -> Option<(String, usize)> {
+    let end = s.find('}')?;
+    let inner = &s[1..end];
+    if !inner.contains(',') || inner.contains(char::is_whitespace) || inner.contains('{') {
+        return None;
+    }
+    Some((inner.replace(',', " "), end + 1))
+}
+
 /// No comment marker (no `*` at all) and no whitespace but single spaces:
 /// the SQL view is the value itself. One pass over the value: three
 /// substring searches cost more than the rules on a short value.
@@ -246,6 +313,18 @@ mod tests {
         assert!(matches!(normalize("hello world"), Cow::Borrowed(_)));
         assert_eq!(normalize("Tom & Jerry: 100% fun"), "Tom & Jerry: 100% fun");
         assert_eq!(normalize("naïve café"), "naïve café");
+    }
+
+    #[test]
+    fn shell_view_reads_words_as_a_shell_does() {
+        assert_eq!(shell_view(";c'a't /etc/passwd"), ";cat /etc/passwd");
+        assert_eq!(shell_view(";c\\at /e\"t\"c/passwd"), ";cat /etc/passwd");
+        assert_eq!(shell_view(";cat$IFS/etc/passwd"), ";cat /etc/passwd");
+        assert_eq!(shell_view(";cat${IFS}/etc$9/passwd"), ";cat /etc/passwd");
+        assert_eq!(shell_view(";{cat,/etc/passwd}"), ";cat /etc/passwd");
+        assert_eq!(shell_view("w$@hoami"), "whoami");
+        assert_eq!(shell_view("{ \"a\": 1 }"), "{ a: 1 }");
+        assert!(matches!(shell_view("plain words; here"), Cow::Borrowed(_)));
     }
 
     #[test]

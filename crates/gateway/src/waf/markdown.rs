@@ -14,8 +14,14 @@
 //! end as CommonMark says. Everything is inspected when the fences cannot be
 //! trusted: a line outside them that starts with `<` (a raw-HTML block, where
 //! a "fence" is raw HTML too), or a carriage return not followed by a line
-//! feed (a line ending to CommonMark, not to this scanner). Code spans and
-//! indented code stay inspected.
+//! feed (a line ending to CommonMark, not to this scanner). Indented code
+//! stays inspected.
+//!
+//! Code spans (`` `…` ``) are code too: a backtick run closed by a run of the
+//! same length on the same line, not escaped, leaves its content out — unless
+//! the rest of the line has something a renderer could read as an HTML tag
+//! or autolink (`<` and a letter, `/`, `!` or `?`), whose attribute could be
+//! what holds the backticks. Spans over several lines stay inspected.
 
 use std::borrow::Cow;
 
@@ -51,14 +57,14 @@ fn opens_html(line: &str) -> bool {
     indent <= 3 && line[indent..].starts_with('<')
 }
 
-/// The markdown with the contents of its fenced code blocks left out (the
-/// fence lines themselves stay), or all of it when fences cannot be trusted.
+/// The markdown with the contents of its fenced code blocks and code spans
+/// left out (the fence lines and backticks themselves stay), or all of it
+/// when they cannot be trusted.
 pub fn outside_code(markdown: &str) -> Cow<'_, str> {
-    let fenced = markdown.contains("```") || markdown.contains("~~~");
     let lone_cr = markdown
         .match_indices('\r')
         .any(|(i, _)| markdown.as_bytes().get(i + 1) != Some(&b'\n'));
-    if !fenced || lone_cr {
+    if !markdown.contains(['`', '~']) || lone_cr {
         return Cow::Borrowed(markdown);
     }
     let mut prose = String::with_capacity(markdown.len());
@@ -79,11 +85,70 @@ pub fn outside_code(markdown: &str) -> Cow<'_, str> {
                     return Cow::Borrowed(markdown);
                 }
                 open = opens(bare);
-                prose.push_str(line);
+                if open.is_some() {
+                    prose.push_str(line);
+                } else {
+                    prose.push_str(&outside_spans(line));
+                }
             }
         }
     }
     Cow::Owned(prose)
+}
+
+/// A line of prose with the contents of its code spans left out, or the
+/// line as it is when an HTML tag or autolink on it could hold a backtick.
+fn outside_spans(line: &str) -> Cow<'_, str> {
+    if !line.contains('`') {
+        return Cow::Borrowed(line);
+    }
+    let bytes = line.as_bytes();
+    let run_at = |i: usize| bytes[i..].iter().take_while(|&&b| b == b'`').count();
+    let mut out = String::with_capacity(line.len());
+    let (mut i, mut kept) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            // An escaped character is no backtick run (outside spans).
+            b'\\' => i += 2,
+            b'`' => {
+                let run = run_at(i);
+                let mut j = i + run;
+                let mut close = None;
+                while j < bytes.len() {
+                    if bytes[j] == b'`' {
+                        let other = run_at(j);
+                        if other == run {
+                            close = Some(j);
+                            break;
+                        }
+                        j += other;
+                    } else {
+                        j += 1;
+                    }
+                }
+                match close {
+                    Some(end) => {
+                        out.push_str(&line[kept..i + run]);
+                        out.push(' ');
+                        kept = end;
+                        i = end + run;
+                    }
+                    // No closing run: literal backticks.
+                    None => i += run,
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&line[kept.min(line.len())..]);
+    let tag_like = out.as_bytes().windows(2).any(|w| {
+        w[0] == b'<' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'/' | b'!' | b'?'))
+    });
+    if tag_like {
+        Cow::Borrowed(line)
+    } else {
+        Cow::Owned(out)
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +168,21 @@ mod tests {
             prose.contains("Intro with it's quotes.")
                 && prose.contains("After.")
                 && prose.contains("end")
+        );
+    }
+
+    #[test]
+    fn code_spans_are_left_out() {
+        let prose = outside_code(
+            "Type `' OR 1=1 --` or ``<img src=x onerror=alert(1)>`` and see; `${jndi:ldap://x/a}`.",
+        );
+        assert!(
+            !prose.contains("OR 1=1") && !prose.contains("onerror") && !prose.contains("jndi"),
+            "{prose:?}"
+        );
+        assert!(
+            prose.contains("Type `") && prose.contains("and see;"),
+            "{prose:?}"
         );
     }
 
@@ -144,8 +224,14 @@ mod tests {
             // An HTML block anywhere outside the fences: the fences may be raw HTML.
             "<div>\n```\n<script>alert(1)</script>\n```\n</div>",
             "```\nx\n```\n <p>\n```\n<img src=x onerror=alert(1)>\n```",
-            // Code spans are not left out.
-            "`<script>alert(1)</script>`",
+            // Backticks that make no span on one line, or that an HTML tag
+            // on the line may hold, or a span over two lines.
+            "`<script>alert(1)</script>",
+            "\\`<script>alert(1)</script>`",
+            "``<script>alert(1)</script>`",
+            "<img alt=\"`\" src=x onerror=alert(1) title=\"`\">",
+            "<https://x.example/`>` <script>alert(1)</script>`",
+            "`a\n<script>alert(1)</script>`",
         ] {
             let prose = outside_code(body);
             assert!(prose.contains("alert(1)"), "{body:?} → {prose:?}");

@@ -638,10 +638,7 @@ impl<'a> Scan<'a> {
         if self.done() || raw.is_empty() || self.waf.known_clean(Checked::Content, raw) {
             return;
         }
-        let rules = &self.waf.inner.rules;
-        let decoded = decode::normalize(raw);
-        let mut matched = rules.decoded.matching(&decoded);
-        matched.extend(rules.sql.matching(&decode::sql_view(&decoded)));
+        let matched = content_matches(&self.waf.inner.rules, raw);
         if matched.is_empty() {
             self.waf.remember_clean(Checked::Content, raw);
         }
@@ -655,12 +652,33 @@ impl<'a> Scan<'a> {
 
     /// Whether any content rule matches (to build a JSON field's name only then).
     fn matches(&self, raw: &str) -> bool {
-        let rules = &self.waf.inner.rules;
-        let decoded = decode::normalize(raw);
-        !raw.is_empty()
-            && (!rules.decoded.matching(&decoded).is_empty()
-                || !rules.sql.matching(&decode::sql_view(&decoded)).is_empty())
+        !raw.is_empty() && !content_matches(&self.waf.inner.rules, raw).is_empty()
     }
+}
+
+/// The content rules matching `raw`: each view's rules over its view of the
+/// decoded value.
+fn content_matches(rules: &rules::CompiledRules, raw: &str) -> Vec<&'static rules::Rule> {
+    let decoded = decode::normalize(raw);
+    let mut matched = rules.decoded.matching(&decoded);
+    matched.extend(rules.sql.matching(&decode::sql_view(&decoded)));
+    matched.extend(shell_matches(rules, &decoded));
+    matched
+}
+
+/// The command rules over the value as written and as a shell reads it
+/// (`decode::shell_view`): `c'a't` is `cat` only to the shell, `c:\\` a
+/// Windows path only as written.
+fn shell_matches(rules: &rules::CompiledRules, decoded: &str) -> Vec<&'static rules::Rule> {
+    let mut matched = rules.shell.matching(decoded);
+    if let std::borrow::Cow::Owned(view) = decode::shell_view(decoded) {
+        for rule in rules.shell.matching(&view) {
+            if !matched.iter().any(|m| std::ptr::eq(*m, rule)) {
+                matched.push(rule);
+            }
+        }
+    }
+    matched
 }
 
 /// A JSON body inspected while it is parsed: every string and key goes to

@@ -26,6 +26,10 @@ pub enum Group {
     Xss,
     Traversal,
     CommandInjection,
+    PhpInjection,
+    JavaInjection,
+    NodejsInjection,
+    TemplateInjection,
     Protocol,
     Scanners,
     IpDeny,
@@ -38,6 +42,10 @@ impl Group {
             Self::Xss => "xss",
             Self::Traversal => "traversal",
             Self::CommandInjection => "command_injection",
+            Self::PhpInjection => "php_injection",
+            Self::JavaInjection => "java_injection",
+            Self::NodejsInjection => "nodejs_injection",
+            Self::TemplateInjection => "template_injection",
             Self::Protocol => "protocol",
             Self::Scanners => "scanners",
             Self::IpDeny => "ip_deny",
@@ -50,6 +58,10 @@ impl Group {
             Self::Xss => modes.xss,
             Self::Traversal => modes.traversal,
             Self::CommandInjection => modes.command_injection,
+            Self::PhpInjection => modes.php_injection,
+            Self::JavaInjection => modes.java_injection,
+            Self::NodejsInjection => modes.nodejs_injection,
+            Self::TemplateInjection => modes.template_injection,
             Self::Protocol => modes.protocol,
             Self::Scanners => modes.scanners,
             Self::IpDeny => modes.ip_deny,
@@ -64,6 +76,10 @@ pub enum View {
     Decoded,
     /// [`View::Decoded`] with SQL comments removed and whitespace collapsed.
     Sql,
+    /// [`View::Decoded`], and again as a shell reads it: quotes,
+    /// backslashes, `$IFS` and empty expansions removed, brace lists
+    /// expanded (`decode::shell_view`).
+    Shell,
     /// The decoded request path as a whole.
     Path,
     /// The `User-Agent` header.
@@ -88,9 +104,11 @@ const fn rule(id: &'static str, group: Group, view: View, pattern: &'static str)
 
 /// Fragments spliced into patterns.
 const FRAGMENTS: &[(&str, &str)] = &[
-    // Up to and just past the value's first quote: the string-literal breakout.
-    // (Backticks are markdown's code quotes far more often than MySQL's.)
-    ("@QUOTE@", r#"^[^'"]*['"][\s+)]*"#),
+    // Up to and just past the value's first quote, and any quotes, spaces
+    // and parentheses right after it (a decoy `" '` must not hide the real
+    // one): the string-literal breakout. (Backticks are markdown's code
+    // quotes far more often than MySQL's.)
+    ("@QUOTE@", r#"^[^'"]*['"][\s+)'"]*"#),
     // A value that starts as a number and then goes on: the numeric breakout.
     ("@NUMBER@", r"^\s*-?\d+\s*\)*\s*"),
     // Up to and including the value's first shell metacharacter.
@@ -114,14 +132,20 @@ const FRAGMENTS: &[(&str, &str)] = &[
         "@CMD@",
         r#"((whoami|uname(\s+-[a-z]+)?|ifconfig|ipconfig(\s+/all)?|systeminfo|tasklist|printenv|id)\s*($|[;&|#)`'"])|(cat|more|less|head|tail|nl|tac|strings|od|xxd|type)\s+[^\s;&|]*([\\/~$%]|\.\.)|(ls|dir)(\s*$|\s+-[a-z]+|\s+([a-z]:)?[\\/~])|rm\s+-[a-z]*[rf]|(chmod|chown)\s+\S+\s+\S|(wget|curl|tftp|ftp|scp|nc|ncat|netcat|telnet|socat|nslookup|dig|ping)\s+\S|(bash|sh|zsh|ksh|dash|csh|tcsh|powershell|pwsh|cmd(\.exe)?)(\s+(-[a-z]+|/c\b)|\s*$|\s*[;&|<>])|(python[0-9.]*|perl|ruby|php|node|lua)\s+-[a-z]*[cerm]\b|(sleep|timeout)\s+\d+\s*($|[;&|#)`])|(/usr)?/s?bin/[a-z]+|(echo|printf)\s+[^;&|]*(>|\|)|net\s+(user|localgroup|view|share)|reg\s+(add|query|delete)|certutil|bitsadmin|rundll32|regsvr32|mshta|wmic|taskkill|useradd|usermod|crontab\s+-|sudo\s+\S|su\s+-|nohup\s+\S|xterm\s+-|mkfifo\s)"#,
     ),
+    // Every event handler attribute of HTML, SVG and the platform, old and
+    // new (`on` + a name): after a quote breakout, where `on…=` in prose
+    // must be an event to count. Inside a tag any `on…=` counts.
     (
         "@EVENT@",
-        r"on(abort|activate|afterprint|animation(start|end|iteration)|auxclick|before(print|unload|input|toggle)|begin|blur|canplay\w*|change|click|contextmenu|copy|cut|dblclick|drag\w*|drop|durationchange|end|ended|error|focus(in|out)?|formdata|hashchange|input|invalid|key(down|press|up)|load\w*|message|mouse\w+|page(show|hide)|paste|pause|play(ing)?|pointer\w+|popstate|progress|readystatechange|repeat|reset|resize|scroll\w*|search|select\w*|show|start|submit|toggle|touch\w+|transition\w+|unload|wheel)",
+        r"on(abort|activate|after(print|scriptexecute|update)|animation(cancel|end|iteration|start)|auxclick|before(activate|copy|cut|deactivate|editfocus|input|match|paste|print|scriptexecute|toggle|unload|update)|begin|blur|bounce|cancel|canplay(through)?|cellchange|change|click|close|command|content(visibilityautostatechange|lost|restored)|contextmenu|contextlost|contextrestored|controlselect|copy|cuechange|cut|data(available|setchanged|setcomplete)|dblclick|deactivate|drag\w*|drop|durationchange|emptied|end(ed)?|error(update)?|filterchange|finish|focus(in|out)?|formdata|fullscreen(change|error)|gotpointercapture|hashchange|help|input|invalid|key(down|press|up)|languagechange|layoutcomplete|load\w*|losecapture|lostpointercapture|message(error)?|mouse\w+|move(end|start)?|offline|online|open|orientationchange|page(hide|reveal|show|swap)|paste|pause|play(ing)?|pointer\w+|popstate|progress|propertychange|ratechange|readystatechange|rejectionhandled|repeat|reset|resize(end|start)?|row(enter|exit|sdelete|sinserted)|scroll\w*|search|securitypolicyviolation|seek(ed|ing)|select\w*|show|slotchange|stalled|start|storage|submit|suspend|timeout|timeupdate|toggle|touch\w+|track|transition\w+|unhandledrejection|unload|volumechange|waiting|webkit\w+|wheel|zoom)",
     ),
 ];
 
-use Group::{CommandInjection as Cmdi, Protocol, Scanners, Sqli, Traversal, Xss};
-use View::{Decoded, Path, Sql, UserAgent};
+use Group::{
+    CommandInjection as Cmdi, JavaInjection as Java, NodejsInjection as Nodejs,
+    PhpInjection as Php, Protocol, Scanners, Sqli, TemplateInjection as Template, Traversal, Xss,
+};
+use View::{Decoded, Path, Shell, Sql, UserAgent};
 
 pub static RULES: &[Rule] = &[
     // --- SQL injection -------------------------------------------------
@@ -179,13 +203,13 @@ pub static RULES: &[Rule] = &[
         "xss-event-handler",
         Xss,
         Decoded,
-        r#"<[a-z][^>]*[\s/"'`]@EVENT@\s*=|@QUOTE@([^<>]*?[\s/"'`])?@EVENT@\s*="#,
+        r#"<[a-z][^>]*[\s/"'`]on[a-z]{3,}\s*=|@QUOTE@([^<>]*?[\s/"'`])?@EVENT@\s*="#,
     ),
     rule(
         "xss-script-url",
         Xss,
         Decoded,
-        r"(j\s*a\s*v\s*a|v\s*b|l\s*i\s*v\s*e)\s*s\s*c\s*r\s*i\s*p\s*t\s*:\s*(//|/\*|[\w$.\x80-\xFF]+\s*[(`=\[]|\(|\[)",
+        r#"(j\s*a\s*v\s*a|v\s*b|l\s*i\s*v\s*e)\s*s\s*c\s*r\s*i\s*p\s*t\s*:[\s!~+\-]*(//|/\*|[\w$.\x80-\xFF]+\s*[(`=\[]|\(|\[|['"`]|\{)"#,
     ),
     rule(
         "xss-dangerous-tag",
@@ -249,28 +273,126 @@ pub static RULES: &[Rule] = &[
         r"(^|/)\.\.(/|$)|/\.(git|svn|hg|bzr|env|aws|ssh|htaccess|htpasswd|ds_store|npmrc|dockerenv)(/|$|\.)",
     ),
     // --- Command injection -----------------------------------------------
-    rule("cmdi-breakout", Cmdi, Decoded, r"@SHELL@@CMD@"),
+    rule("cmdi-breakout", Cmdi, Shell, r"@SHELL@@CMD@"),
     // A line break ends a shell command too; the injected one is the last line.
     rule(
         "cmdi-newline-breakout",
         Cmdi,
-        Decoded,
+        Shell,
         r"^[^;&|`$\n]*\n\s*@CMD@[^\n]*$",
     ),
     rule(
         "cmdi-substitution",
         Cmdi,
-        Decoded,
+        Shell,
         r"\$\(\s*@CMD@|^\s*`\s*(id|whoami|uname(\s+-a)?|cat\s+/etc/\w+|/bin/\w+|nc\s+-\w+|sleep\s+\d+|ping\s+-[cn]\s*\d+)\s*`\s*$",
     ),
     rule(
         "cmdi-shell-idiom",
         Cmdi,
-        Decoded,
+        Shell,
         r#"\$\{IFS\}|\$IFS\$9|/dev/(tcp|udp)/\S|\bnc(at)?\s+(-\w+\s+)*-[ec]\s|\bbash\s+-i\s*>&|\bmkfifo\s+/tmp/|(;|\||&&)\s*(/usr)?/bin/(ba|z|k|da)?sh\b|\b(sh|bash)\s+-c\s+['"]|\bpowershell(\.exe)?\s+(-\w+\s+)*-(enc|encodedcommand|e|c|command)\b|\biex\s*\(|\binvoke-(expression|webrequest)\b|\bcmd(\.exe)?\s+/c\s"#,
+    ),
+    // A path spelled in wildcards (`/???/c?t`, `/b*/e*o`): only the shell
+    // reads it, and only an injection spells a path that way.
+    rule(
+        "cmdi-glob-path",
+        Cmdi,
+        Shell,
+        r"(^|[\s;|&`(<>])(/[a-z]*[?*\[][a-z?*\[\]]*){1,}/[a-z?*\[\]]*[a-z]*[?*][a-z?*\[\]]*",
+    ),
+    // --- PHP injection -----------------------------------------------------
+    rule(
+        "php-open-tag",
+        Php,
+        Decoded,
+        r"<\?(php\b|=)|<\?\s+(echo|system|eval|exec|passthru|shell_exec|print|include|require)\b",
+    ),
+    rule(
+        "php-dangerous-call",
+        Php,
+        Decoded,
+        r#"(^|[^.\w$>:])(system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec|assert|eval|create_function|call_user_func(_array)?|preg_replace|include(_once)?|require(_once)?|file_(get|put)_contents|fopen|readfile|highlight_file|show_source|phpinfo|base64_decode|gzinflate|str_rot13|unserialize|fsockopen|mail|putenv|ini_set|move_uploaded_file)\s*\(\s*(\$|['"]|\)|base64_decode|gzinflate|str_rot13|\$_|chr\s*\(|[a-z_]+\s*\()"#,
+    ),
+    rule(
+        "php-superglobal",
+        Php,
+        Decoded,
+        r"\$_(get|post|request|cookie|server|files|env|session)\s*\[|\$globals\s*\[|\$\{\s*[a-z_]+\s*\}\s*\(|\bphp://(input|filter|fd|memory|temp|stdin)",
+    ),
+    rule(
+        "php-object-injection",
+        Php,
+        Decoded,
+        r#"(^|[;{=\s])[oc]:\+?\d+:"[\w\\]+":\+?\d+:\{|^a:\d+:\{[sibdoa]:"#,
+    ),
+    // --- Java injection ----------------------------------------------------
+    rule(
+        "java-jndi-lookup",
+        Java,
+        Decoded,
+        r"\$\{[^}]{0,60}?(j\W{0,40}n\W{0,40}d\W{0,40}i|\$\{(lower|upper|env|sys|date|main|::-)[^}]*\}[^}]*:)|\$\{\s*(jndi|ldap|rmi|dns|iiop|corba|nds|nis|env|sys|java|lower|upper|main|spring|k8s|docker|bundle|ctx|sd|web|date)\s*:",
+    ),
+    rule(
+        "java-runtime-exec",
+        Java,
+        Decoded,
+        r"(java\.lang\.)?runtime\s*\.\s*getruntime\s*\(\s*\)\s*\.\s*exec|\bnew\s+(java\.lang\.)?processbuilder\s*\(|java\.lang\.(runtime|processbuilder|reflect|system\s*\.\s*(exit|getenv|setproperty)|class\s*\.\s*forname)|class\s*\.\s*forname\s*\(|javax\.script\.scriptenginemanager|getclass\s*\(\s*\)\s*\.\s*(forname|getclassloader)",
+    ),
+    rule(
+        "java-expression-injection",
+        Java,
+        Decoded,
+        r"(%|\$|#)\{[^}]*(#_memberaccess|@java\.|@ognl|#context|#request|#application|\.getclass\s*\(|t\s*\(\s*java\.|new\s+java\.|runtime|processbuilder)|#_memberaccess|\bognlcontext\b|\bt\s*\(\s*java\.lang",
+    ),
+    rule(
+        "java-deserialization",
+        Java,
+        Decoded,
+        r"(^|[\s=:])(ro0ab|aced0005)[a-z0-9+/=]*|\bh4siaaaaaaaa",
+    ),
+    // --- Node.js injection -------------------------------------------------
+    rule(
+        "nodejs-child-process",
+        Nodejs,
+        Decoded,
+        r#"require\s*\(\s*['"`](child_process|fs|net|vm|os|http)['"`]\s*\)|child_process\s*['"`]?\s*\)?\s*\.\s*(exec|spawn|fork|execsync|spawnsync|execfile)|process\s*\.\s*(mainmodule|binding|dlopen|kill|exit)\b|global\s*\.\s*process\b|\bprocess\s*\.\s*env\s*\[|\.constructor\s*\(\s*['"`]return\s|new\s+function\s*\(\s*['"`]"#,
+    ),
+    rule(
+        "nodejs-prototype-pollution",
+        Nodejs,
+        Decoded,
+        r#"__proto__\s*(\[|\.|['"]?\s*[:\]=])|constructor\s*(\[\s*['"]prototype['"]\s*\]|\.\s*prototype)\s*(\[|\.|=)|\[\s*['"](__proto__|constructor)['"]\s*\]"#,
+    ),
+    rule(
+        "nodejs-nosql-operator",
+        Nodejs,
+        Decoded,
+        r#"\{\s*['"]?\$(where|ne|gt|gte|lt|lte|regex|nin|in|or|and|nor|not|exists|expr|function|accumulator)['"]?\s*:|\[\s*\$(ne|gt|gte|lt|lte|regex|nin|in|where|exists)\s*\]|^\s*\$where\s*[=:]|\bsleep\s*\(\s*\d+\s*\)\s*\|\|"#,
+    ),
+    // --- Template injection --------------------------------------------------
+    rule(
+        "template-expression",
+        Template,
+        Decoded,
+        r#"\{\{[^}]*(__class__|__mro__|__subclasses__|__globals__|__builtins__|__init__|__import__|config\b|self\b|request\b|cycler|joiner|namespace|lipsum|url_for|get_flashed_messages|\|\s*attr\s*\(|\d+\s*[*+]\s*['"\d]|\.\s*(popen|system|exec|eval|read)\s*\(|range\s*\(|constructor)|\$\{\s*\d+\s*[*+/-]\s*\d+\s*\}|#\{\s*\d+\s*[*+/-]\s*\d+\s*\}|\{\{\s*\d+\s*[*+/-]\s*['"]?\d+['"]?\s*\}\}|\$\{\{[^}]*\}\}|\{%\s*(import|include|set|for|if|debug|load)\b[^%]*(os|subprocess|__|popen|system)"#,
+    ),
+    rule(
+        "template-engine-directive",
+        Template,
+        Decoded,
+        r#"<#(assign|import|include)\b|freemarker\.template\.utility|\?new\s*\(|#set\s*\(\s*\$[a-z_]+\s*=|\$[a-z_]+\.getclass\s*\(|<%=?[^%]*(system|exec|eval|`|%x|io\.popen|file\.read|runtime|require|process)|\{php\}|\{\s*(system|exec|passthru)\s*\(|__\$\{[^}]*\}__|\[\[\$\{|\{\{#with\s+['"]s['"]|\{\{\s*this\.constructor"#,
     ),
     // --- Protocol ----------------------------------------------------------
     rule("protocol-nul-byte", Protocol, Decoded, r"\x00"),
+    // A line break and what follows it read as a second message or a header
+    // by anything that writes the value into HTTP: request/response splitting.
+    rule(
+        "protocol-splitting",
+        Protocol,
+        Decoded,
+        r"[\r\n]\s*(get|post|put|delete|head|options|patch|trace|connect)\s+\S+\s+http/\d|[\r\n]\s*http/\d(\.\d)?\s+\d{3}|\r\n?\s*(set-cookie|location|content-(length|type)|transfer-encoding|host|refresh|x-forwarded-[a-z]+|access-control-allow-[a-z]+)\s*:|\n\s*(set-cookie|content-length|transfer-encoding)\s*:",
+    ),
     // --- Scanners ------------------------------------------------------------
     rule(
         "scanner-user-agent",
@@ -290,6 +412,7 @@ pub static RULES: &[Rule] = &[
 pub struct CompiledRules {
     pub decoded: RuleSet,
     pub sql: RuleSet,
+    pub shell: RuleSet,
     pub path: RuleSet,
     pub user_agent: RuleSet,
 }
@@ -339,6 +462,7 @@ impl CompiledRules {
         Ok(Self {
             decoded: set(Decoded)?,
             sql: set(Sql)?,
+            shell: set(Shell)?,
             path: set(Path)?,
             user_agent: set(UserAgent)?,
         })

@@ -21,14 +21,27 @@ fn waf_with_sqli(mode: WafMode) -> Waf {
     Waf::new(&config, 1 << 20, SECOND).unwrap()
 }
 
-fn corpus(text: &str) -> Vec<(String, String)> {
+/// One corpus entry: an attack's group, or `benign` with the kind of text
+/// (`text` goes in every position, `markdown` is an article body); and its
+/// half (`train`: what the rules were tuned on; `test`: held out).
+struct Entry {
+    group: String,
+    kind: String,
+    payload: String,
+    split: String,
+}
+
+fn corpus(text: &str) -> Vec<Entry> {
     text.lines()
         .map(|line| {
             let v: Value = serde_json::from_str(line).unwrap();
-            (
-                v["group"].as_str().unwrap_or("benign").to_owned(),
-                v["payload"].as_str().unwrap().to_owned(),
-            )
+            let field = |name: &str, default: &str| v[name].as_str().unwrap_or(default).to_owned();
+            Entry {
+                group: field("group", "benign"),
+                kind: field("kind", "text"),
+                payload: field("payload", ""),
+                split: field("split", ""),
+            }
         })
         .collect()
 }
@@ -81,42 +94,107 @@ fn positions(waf: &Waf, group: &str, payload: &str) -> Vec<(&'static str, bool)>
     ]
 }
 
-#[test]
-fn corpus_attacks_are_blocked_and_benign_inputs_pass() {
-    let waf = waf();
-    let attacks = corpus(ATTACKS);
-    let benign = corpus(BENIGN);
-    assert!(attacks.len() >= 200 && benign.len() >= 200);
+/// What the rules make of one half of the corpus: the share of attack
+/// requests blocked (by group too) and the benign requests refused.
+struct Verdict {
+    rate: f64,
+    by_group: std::collections::BTreeMap<String, (u32, u32)>,
+    missed: Vec<String>,
+    false_positives: Vec<String>,
+}
 
-    let (mut sent, mut blocked, mut missed) = (0, 0, Vec::new());
-    for (group, payload) in &attacks {
-        for (position, hit) in positions(&waf, group, payload) {
-            sent += 1;
+fn judge(waf: &Waf, split: &str) -> Verdict {
+    let mut by_group = std::collections::BTreeMap::<String, (u32, u32)>::new();
+    let mut missed = Vec::new();
+    for entry in corpus(ATTACKS).iter().filter(|e| e.split == split) {
+        for (position, hit) in positions(waf, &entry.group, &entry.payload) {
+            let counts = by_group.entry(entry.group.clone()).or_default();
+            counts.0 += 1;
             if hit {
-                blocked += 1;
+                counts.1 += 1;
             } else {
-                missed.push(format!("{group} {position}: {payload:?}"));
+                missed.push(format!("{} {position}: {:?}", entry.group, entry.payload));
             }
         }
     }
     let mut false_positives = Vec::new();
-    for (_, payload) in &benign {
-        for (position, hit) in positions(&waf, "benign", payload) {
+    for entry in corpus(BENIGN).iter().filter(|e| e.split == split) {
+        let hits = if entry.kind == "markdown" {
+            // An article body, on the routes that write articles.
+            let body = serde_json::json!({"article": {"title": "t", "description": "d", "body": entry.payload, "tagList": []}});
+            let hit = waf
+                .inspect_body(
+                    routes::Body::Markdown,
+                    Some("application/json"),
+                    body.to_string().as_bytes(),
+                )
+                .is_some();
+            vec![("article body", hit)]
+        } else {
+            positions(waf, "benign", &entry.payload)
+        };
+        for (position, hit) in hits {
             if hit {
-                false_positives.push(format!("{position}: {payload:?}"));
+                false_positives.push(format!("{position}: {:?}", entry.payload));
             }
         }
     }
-    let rate = f64::from(blocked) / f64::from(sent);
-    println!("attacks blocked: {blocked}/{sent} = {:.1}%", rate * 100.0);
-    println!("missed:\n  {}", missed.join("\n  "));
-    assert!(
-        false_positives.is_empty(),
-        "benign inputs blocked:\n  {}",
-        false_positives.join("\n  ")
-    );
-    assert!(rate >= 0.95, "only {:.1}% blocked", rate * 100.0);
+    let (sent, blocked) = by_group
+        .values()
+        .fold((0, 0), |(s, b), (gs, gb)| (s + gs, b + gb));
+    Verdict {
+        rate: f64::from(blocked) / f64::from(sent.max(1)),
+        by_group,
+        missed,
+        false_positives,
+    }
 }
+
+fn report(split: &str, verdict: &Verdict) {
+    println!("{split}: attacks blocked {:.1}%", verdict.rate * 100.0);
+    for (group, (sent, blocked)) in &verdict.by_group {
+        println!("  {group}: {blocked}/{sent}");
+    }
+    println!("missed:\n  {}", verdict.missed.join("\n  "));
+}
+
+/// The half the rules were tuned on.
+#[test]
+fn corpus_attacks_are_blocked_and_benign_inputs_pass() {
+    let verdict = judge(&waf(), "train");
+    report("train", &verdict);
+    assert!(
+        verdict.false_positives.is_empty(),
+        "benign inputs blocked:\n  {}",
+        verdict.false_positives.join("\n  ")
+    );
+    assert!(
+        verdict.rate >= 0.95,
+        "only {:.1}% blocked",
+        verdict.rate * 100.0
+    );
+}
+
+/// The held-out half: written apart from the rules, never tuned on. Its
+/// figures are what docs/security.md reports.
+#[test]
+fn the_held_out_half_is_judged_as_well() {
+    let verdict = judge(&waf(), "test");
+    report("test", &verdict);
+    assert!(
+        verdict.false_positives.is_empty(),
+        "benign inputs blocked:\n  {}",
+        verdict.false_positives.join("\n  ")
+    );
+    assert!(
+        verdict.rate >= HELD_OUT_FLOOR,
+        "only {:.1}% blocked",
+        verdict.rate * 100.0
+    );
+}
+
+/// The held-out share of attacks blocked must not fall below this.
+const HELD_OUT_FLOOR: f64 = 0.90;
 
 #[test]
 fn count_mode_lets_a_match_through_and_other_groups_still_block() {
