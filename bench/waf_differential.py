@@ -30,7 +30,7 @@ def load(path, split):
             continue
         entry = json.loads(line)
         if split == "all" or entry.get("split") == split:
-            entries.append((entry.get("group", "benign"), entry["payload"]))
+            entries.append((entry.get("group", entry.get("kind", "text")), entry["payload"]))
     return entries
 
 
@@ -91,7 +91,8 @@ def run(engines, entries, token, offset):
     """{engine: {(group, payload, position): blocked}}"""
     verdicts = defaultdict(dict)
     for n, (group, payload) in enumerate(entries):
-        for position in POSITIONS:
+        # A benign markdown text is an article body, and only that.
+        for position in ("body",) if group == "markdown" else POSITIONS:
             raw = request(position, payload, token, offset + n)
             for name, url in engines.items():
                 status, body = send(url, raw)

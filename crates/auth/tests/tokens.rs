@@ -496,6 +496,33 @@ on_both_backends!(
     key_rotation_without_restart,
 );
 
+/// With the deny-list unreachable, a revocation is refused (503), not
+/// answered 200 while nothing was denied (the token would work again once
+/// Redis is back); and the token itself is not let through meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_while_the_deny_list_is_down_is_refused_not_pretended() {
+    let link = common::RedisLink::open().await;
+    let auth =
+        TestAuth::start_on_redis(Backend::Sqlite, common::fast_config(), Some(&link.url)).await;
+    let token = auth.register("outage", PASSWORD).await;
+    assert_eq!(auth.get_user(&token).await, StatusCode::OK);
+    link.cut();
+    let revoked = auth
+        .client
+        .post(format!("{}/auth/revoke", auth.url))
+        .form(&[("token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = revoked.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"errors": {"token": ["temporarily unavailable"]}})
+    );
+    assert_eq!(auth.get_user(&token).await, StatusCode::SERVICE_UNAVAILABLE);
+}
+
 /// Replicas sharing PostgreSQL and Redis: a logout on one is refused by the other at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_on_one_replica_is_seen_by_the_other_through_redis() {

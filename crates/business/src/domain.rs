@@ -111,14 +111,16 @@ impl Tags {
             }
             let tag = String::from(Tag::parse(&raw, limits)?);
             if !tags.contains(&tag) {
+                // Refused at the first tag too many: the duplicate check
+                // never runs over more than the limit.
+                if tags.len() == limits.tags_per_article {
+                    return Err(Error::invalid(
+                        "tagList",
+                        format!("has too many tags (maximum is {})", limits.tags_per_article),
+                    ));
+                }
                 tags.push(tag);
             }
-        }
-        if tags.len() > limits.tags_per_article {
-            return Err(Error::invalid(
-                "tagList",
-                format!("has too many tags (maximum is {})", limits.tags_per_article),
-            ));
         }
         Ok(Self(tags))
     }

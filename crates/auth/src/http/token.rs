@@ -222,8 +222,14 @@ async fn revoke(
                 )
                 .await;
         }
-    } else if let Ok(claims) = auth.verify(token.as_bytes()).await {
-        auth.revoke_access_token(&claims, ip).await?;
+    } else {
+        match auth.verify(token.as_bytes()).await {
+            Ok(claims) => auth.revoke_access_token(&claims, ip).await?,
+            // Not ours, expired or already revoked: nothing to do, and 200 says nothing.
+            Err(Refusal::Missing | Refusal::Invalid(_)) => {}
+            // Answered 200, the token would work again once the deny-list is back.
+            Err(unavailable @ Refusal::Unavailable(_)) => return Err(unavailable.into()),
+        }
     }
     Ok(StatusCode::OK)
 }

@@ -63,7 +63,17 @@ impl TestAuth {
 
     /// With `redis`: the deny-list and counters live in the real Redis on
     /// 127.0.0.1:6379, under a key prefix of this test's own.
-    pub async fn start_full(backend: Backend, mut config: Config, redis: bool) -> Self {
+    pub async fn start_full(backend: Backend, config: Config, redis: bool) -> Self {
+        Self::start_on_redis(backend, config, redis.then_some(REDIS_URL)).await
+    }
+
+    /// With the deny-list and counters in the Redis at `redis_url` (a
+    /// [`RedisLink`] to cut, say).
+    pub async fn start_on_redis(
+        backend: Backend,
+        mut config: Config,
+        redis_url: Option<&str>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut pg_schema = None;
         if backend == Backend::Postgres {
@@ -78,8 +88,8 @@ impl TestAuth {
             config.database_url = Some(format!("{PG_ADMIN}?options=-c%20search_path%3D{schema}"));
             pg_schema = Some(schema);
         }
-        let redis = redis.then(|| RedisConfig {
-            url: Some(REDIS_URL.to_owned()),
+        let redis = redis_url.map(|url| RedisConfig {
+            url: Some(url.to_owned()),
             key_prefix: format!("cloudsec-test-{}:", uuid::Uuid::new_v4().simple()),
         });
         let data_dir = dir.path().to_owned();
@@ -280,4 +290,33 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// A TCP link to the real Redis that a test can cut: every connection
+/// through it is dropped and no new one is accepted (an outage).
+pub struct RedisLink {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RedisLink {
+    pub async fn open() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut links = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                links.spawn(async move {
+                    let mut redis = tokio::net::TcpStream::connect("127.0.0.1:6379").await?;
+                    tokio::io::copy_bidirectional(&mut client, &mut redis).await
+                });
+            }
+        });
+        Self { url, task }
+    }
+
+    /// Drops the listener and, with the task's `JoinSet`, every connection.
+    pub fn cut(&self) {
+        self.task.abort();
+    }
 }

@@ -69,7 +69,7 @@ pub fn sql_view(decoded: &str) -> Cow<'_, str> {
 /// brace list `{cat,/etc/passwd}` is its words. Command rules read this
 /// view, so the spelling tricks shells allow do not hide a command.
 pub fn shell_view(decoded: &str) -> Cow<'_, str> {
-    if !decoded.contains(['\'', '"', '\\', '$', '{']) {
+    if !decoded.contains(['\'', '"', '\\', '$', '{', '`']) {
         return Cow::Borrowed(decoded);
     }
     let mut out = String::with_capacity(decoded.len());
@@ -100,6 +100,20 @@ pub fn shell_view(decoded: &str) -> Cow<'_, str> {
             '$' if rest[1..].starts_with(|n: char| n == '@' || n == '*' || n.is_ascii_digit()) => {
                 rest = &rest[2..];
             }
+            // `$'…'` and `$"…"` are quotes; `$()` is empty.
+            '$' if rest[1..].starts_with(['\'', '"']) => rest = &rest[1..],
+            '$' if rest[1..].starts_with("()") => rest = &rest[3..],
+            // A variable other than IFS: unset, as far as an injection may
+            // assume (`c${u}at`); the written form is inspected as well.
+            '$' => match variable(rest) {
+                Some(used) => rest = &rest[used..],
+                None => {
+                    out.push('$');
+                    rest = &rest[1..];
+                }
+            },
+            // An empty command substitution.
+            '`' if rest[1..].starts_with('`') => rest = &rest[2..],
             '{' => match brace_list(rest) {
                 Some((words, used)) => {
                     out.push_str(&words);
@@ -119,11 +133,31 @@ pub fn shell_view(decoded: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The bytes of a `$name` or `${name}` expansion at the start of `s`.
+fn variable(s: &str) -> Option<usize> {
+    let name = |t: &str| {
+        t.bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count()
+    };
+    let rest = &s[1..];
+    if let Some(braced) = rest.strip_prefix('{') {
+        let len = name(braced);
+        (len > 0 && braced[len..].starts_with('}')).then_some(len + 3)
+    } else {
+        let len = name(rest);
+        (len > 0 && rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+            .then_some(len + 1)
+    }
+}
+
 /// `{a,b,c}` (no spaces, at least one comma) as `a b c`, and the bytes used.
+/// Looks no further than the first `}`, `{` or white space: each `{` of a
+/// value costs at most the length of its own list, never the rest of the value.
 fn brace_list(s: &str) -> Option<(String, usize)> {
-    let end = s.find('}')?;
+    let end = 1 + s[1..].find(|c: char| c == '}' || c == '{' || c.is_whitespace())?;
     let inner = &s[1..end];
-    if !inner.contains(',') || inner.contains(char::is_whitespace) || inner.contains('{') {
+    if !s[end..].starts_with('}') || !inner.contains(',') {
         return None;
     }
     Some((inner.replace(',', " "), end + 1))
@@ -325,6 +359,21 @@ mod tests {
         assert_eq!(shell_view("w$@hoami"), "whoami");
         assert_eq!(shell_view("{ \"a\": 1 }"), "{ a: 1 }");
         assert!(matches!(shell_view("plain words; here"), Cow::Borrowed(_)));
+        assert_eq!(shell_view("{a,{b,c}"), "{a,b c");
+        assert_eq!(shell_view("x;who$()ami"), "x;whoami");
+        assert_eq!(shell_view("x;who``ami"), "x;whoami");
+        assert_eq!(shell_view("x;c${u}at /etc/shadow"), "x;cat /etc/shadow");
+        assert_eq!(shell_view("x;$'id'"), "x;id");
+        assert_eq!(shell_view("5 $ and {x}"), "5 $ and {x}");
+    }
+
+    #[test]
+    fn many_open_braces_cost_their_length_once() {
+        let value = format!("{}{}", "{".repeat(1 << 20), ",}".repeat(1 << 19));
+        let started = std::time::Instant::now();
+        assert!(shell_view(&value).len() >= value.len() / 2);
+        // Quadratic, this took minutes; linear, milliseconds (debug build).
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

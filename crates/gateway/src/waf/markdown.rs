@@ -18,10 +18,14 @@
 //! stays inspected.
 //!
 //! Code spans (`` `…` ``) are code too: a backtick run closed by a run of the
-//! same length on the same line, not escaped, leaves its content out — unless
-//! the rest of the line has something a renderer could read as an HTML tag
-//! or autolink (`<` and a letter, `/`, `!` or `?`), whose attribute could be
-//! what holds the backticks. Spans over several lines stay inspected.
+//! same length on the same line, not escaped, leaves its content out — but
+//! only when the whole body leaves no doubt: every backtick run on a prose
+//! line makes a span (a renderer pairs them across lines), no span holds a
+//! `|` (a table row splits there first), and the prose around the spans has
+//! nothing a renderer reads before spans — an HTML tag or autolink (`<` and a
+//! letter, `/`, `!` or `?`), a table (`|`), a link or reference definition
+//! (`](`, `][`, `]:`) or a bare URL (`://`, `www.`). Otherwise the spans are
+//! inspected with the prose.
 
 use std::borrow::Cow;
 
@@ -67,8 +71,24 @@ pub fn outside_code(markdown: &str) -> Cow<'_, str> {
     if !markdown.contains(['`', '~']) || lone_cr {
         return Cow::Borrowed(markdown);
     }
+    match fences_and_spans_out(markdown, true) {
+        Some((prose, true)) if !could_hold_a_span(&prose) && !links(markdown) => Cow::Owned(prose),
+        // Spans that cannot be trusted: the fences alone.
+        Some(_) => match fences_and_spans_out(markdown, false) {
+            Some((prose, _)) => Cow::Owned(prose),
+            None => Cow::Borrowed(markdown),
+        },
+        None => Cow::Borrowed(markdown),
+    }
+}
+
+/// The markdown with its fences' contents (and with `spans`, its code
+/// spans' contents) left out, and whether every backtick on a prose line
+/// made a span; `None` when a raw-HTML block makes fences untrustworthy.
+fn fences_and_spans_out(markdown: &str, spans: bool) -> Option<(String, bool)> {
     let mut prose = String::with_capacity(markdown.len());
     let mut open: Option<(u8, usize)> = None;
+    let mut balanced = true;
     for line in markdown.split_inclusive('\n') {
         let bare = line.trim_end_matches(['\n', '\r']);
         match open {
@@ -82,30 +102,57 @@ pub fn outside_code(markdown: &str) -> Cow<'_, str> {
             }
             None => {
                 if opens_html(bare) {
-                    return Cow::Borrowed(markdown);
+                    return None;
                 }
                 open = opens(bare);
-                if open.is_some() {
+                if open.is_some() || !spans {
                     prose.push_str(line);
                 } else {
-                    prose.push_str(&outside_spans(line));
+                    let (outside, all_paired) = outside_spans(line);
+                    balanced &= all_paired;
+                    prose.push_str(&outside);
                 }
             }
         }
     }
-    Cow::Owned(prose)
+    Some((prose, balanced))
 }
 
-/// A line of prose with the contents of its code spans left out, or the
-/// line as it is when an HTML tag or autolink on it could hold a backtick.
-fn outside_spans(line: &str) -> Cow<'_, str> {
+/// Whether the prose (spans left out) has what makes a renderer read a
+/// backtick as something other than a span's: an HTML tag or autolink
+/// (`<` and a letter, `/`, `!` or `?`), a table cell border, a link or
+/// reference definition, or a bare URL ([`links`] looks for link syntax
+/// inside spans too).
+fn could_hold_a_span(prose: &str) -> bool {
+    let tag_like = prose.as_bytes().windows(2).any(|w| {
+        w[0] == b'<' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'/' | b'!' | b'?'))
+    });
+    tag_like
+        || ["|", "](", "][", "]:", "://", "www."]
+            .iter()
+            .any(|marker| prose.contains(marker))
+}
+
+/// Link syntax anywhere (spans included: a link's text or reference is
+/// read before the spans in it).
+fn links(markdown: &str) -> bool {
+    ["](", "][", "]:"]
+        .iter()
+        .any(|marker| markdown.contains(marker))
+}
+
+/// A line of prose with the contents of its code spans (a backtick run
+/// closed by one as long, on the same line, not escaped) left out, and
+/// whether every backtick run on it made a span. A span's content with a
+/// `|` in it is kept: a table row splits there first.
+fn outside_spans(line: &str) -> (Cow<'_, str>, bool) {
     if !line.contains('`') {
-        return Cow::Borrowed(line);
+        return (Cow::Borrowed(line), true);
     }
     let bytes = line.as_bytes();
     let run_at = |i: usize| bytes[i..].iter().take_while(|&&b| b == b'`').count();
     let mut out = String::with_capacity(line.len());
-    let (mut i, mut kept) = (0, 0);
+    let (mut i, mut kept, mut all_paired) = (0, 0, true);
     while i < bytes.len() {
         match bytes[i] {
             // An escaped character is no backtick run (outside spans).
@@ -127,28 +174,25 @@ fn outside_spans(line: &str) -> Cow<'_, str> {
                     }
                 }
                 match close {
-                    Some(end) => {
+                    Some(end) if !line[i + run..end].contains('|') => {
                         out.push_str(&line[kept..i + run]);
                         out.push(' ');
                         kept = end;
                         i = end + run;
                     }
-                    // No closing run: literal backticks.
-                    None => i += run,
+                    Some(end) => i = end + run,
+                    // No closing run here: a renderer may close it on a later line.
+                    None => {
+                        all_paired = false;
+                        i += run;
+                    }
                 }
             }
             _ => i += 1,
         }
     }
     out.push_str(&line[kept.min(line.len())..]);
-    let tag_like = out.as_bytes().windows(2).any(|w| {
-        w[0] == b'<' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'/' | b'!' | b'?'))
-    });
-    if tag_like {
-        Cow::Borrowed(line)
-    } else {
-        Cow::Owned(out)
-    }
+    (Cow::Owned(out), all_paired)
 }
 
 #[cfg(test)]
@@ -232,6 +276,15 @@ mod tests {
             "<img alt=\"`\" src=x onerror=alert(1) title=\"`\">",
             "<https://x.example/`>` <script>alert(1)</script>`",
             "`a\n<script>alert(1)</script>`",
+            // What a renderer reads before spans, anywhere in the body.
+            "see `a\n` <img src=x onerror=alert(1)> `",
+            "> <div>\n> `<img src=x onerror=alert(1)>`",
+            "- <div>\n  `<img src=x onerror=alert(1)>`",
+            "a <img\nx=\"`\" src=x onerror=alert(1) y=\"`\">",
+            "| a | b | c |\n|---|---|---|\n| `x | <img src=x onerror=alert(1)> | y` |",
+            "[``](x) <img src=x onerror=alert(1)> ``",
+            "https://a.b/` <img src=x onerror=alert(1)> `",
+            "[click][`x]\n\n[`x]: javascript:alert(1)//`",
         ] {
             let prose = outside_code(body);
             assert!(prose.contains("alert(1)"), "{body:?} → {prose:?}");

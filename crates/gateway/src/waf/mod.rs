@@ -765,7 +765,14 @@ impl<'de> serde::de::Visitor<'de> for JsonWalk<'_, '_> {
     fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<String>()? {
             self.path.push(key);
-            if let Some(key) = self.path.last() {
+            if polluting(self.path) {
+                self.scan.found(
+                    "nodejs-prototype-pollution",
+                    Group::NodejsInjection,
+                    "body",
+                    &self.path.join("."),
+                );
+            } else if let Some(key) = self.path.last() {
                 let key = key.clone();
                 self.scan.json_value(self.path, &key);
             }
@@ -774,6 +781,17 @@ impl<'de> serde::de::Visitor<'de> for JsonWalk<'_, '_> {
             self.path.pop();
         }
         Ok(())
+    }
+}
+
+/// A JSON key that reaches an object's prototype when merged into another
+/// object (JavaScript): `__proto__`, or `prototype` under `constructor`.
+/// No API field has either name.
+fn polluting(path: &[String]) -> bool {
+    match path {
+        [.., key] if key == "__proto__" => true,
+        [.., parent, key] => parent == "constructor" && key == "prototype",
+        _ => false,
     }
 }
 

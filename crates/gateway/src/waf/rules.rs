@@ -130,7 +130,7 @@ const FRAGMENTS: &[(&str, &str)] = &[
     // A shell command in the shape an injection uses it.
     (
         "@CMD@",
-        r#"((whoami|uname(\s+-[a-z]+)?|ifconfig|ipconfig(\s+/all)?|systeminfo|tasklist|printenv|id)\s*($|[;&|#)`'"])|(cat|more|less|head|tail|nl|tac|strings|od|xxd|type)\s+[^\s;&|]*([\\/~$%]|\.\.)|(ls|dir)(\s*$|\s+-[a-z]+|\s+([a-z]:)?[\\/~])|rm\s+-[a-z]*[rf]|(chmod|chown)\s+\S+\s+\S|(wget|curl|tftp|ftp|scp|nc|ncat|netcat|telnet|socat|nslookup|dig|ping)\s+\S|(bash|sh|zsh|ksh|dash|csh|tcsh|powershell|pwsh|cmd(\.exe)?)(\s+(-[a-z]+|/c\b)|\s*$|\s*[;&|<>])|(python[0-9.]*|perl|ruby|php|node|lua)\s+-[a-z]*[cerm]\b|(sleep|timeout)\s+\d+\s*($|[;&|#)`])|(/usr)?/s?bin/[a-z]+|(echo|printf)\s+[^;&|]*(>|\|)|net\s+(user|localgroup|view|share)|reg\s+(add|query|delete)|certutil|bitsadmin|rundll32|regsvr32|mshta|wmic|taskkill|useradd|usermod|crontab\s+-|sudo\s+\S|su\s+-|nohup\s+\S|xterm\s+-|mkfifo\s)"#,
+        r#"((env|nice|nohup|exec|command|builtin|time|doas)\s+)*((whoami|uname(\s+-[a-z]+)?|ifconfig|ipconfig(\s+/all)?|systeminfo|tasklist|printenv|id)\s*($|[;&|#)`'"<>])|(cat|more|less|head|tail|nl|tac|strings|od|xxd|type)(\s+|\s*<\s*)[^\s;&|]*([\\/~$%]|\.\.)|(ls|dir)(\s*$|\s+-[a-z]+|\s+([a-z]:)?[\\/~])|rm\s+-[a-z]*[rf]|(chmod|chown)\s+\S+\s+\S|(wget|curl|tftp|ftp|scp|nc|ncat|netcat|telnet|socat|nslookup|dig|ping)\s+\S|(bash|sh|zsh|ksh|dash|csh|tcsh|powershell|pwsh|cmd(\.exe)?)(\s+(-[a-z]+|/c\b)|\s*$|\s*[;&|<>])|(python[0-9.]*|perl|ruby|php|node|lua)\s+-[a-z]*[cerm]\b|(sleep|timeout)\s+\d+\s*($|[;&|#)`])|(/usr)?/s?bin/[a-z]+|(echo|printf)\s+[^;&|]*(>|\|)|net\s+(user|localgroup|view|share)|reg\s+(add|query|delete)|certutil|bitsadmin|rundll32|regsvr32|mshta|wmic|taskkill|useradd|usermod|crontab\s+-|sudo\s+\S|su\s+-|nohup\s+\S|xterm\s+-|mkfifo\s)"#,
     ),
     // Every event handler attribute of HTML, SVG and the platform, old and
     // new (`on` + a name): after a quote breakout, where `on…=` in prose
@@ -273,7 +273,14 @@ pub static RULES: &[Rule] = &[
         r"(^|/)\.\.(/|$)|/\.(git|svn|hg|bzr|env|aws|ssh|htaccess|htpasswd|ds_store|npmrc|dockerenv)(/|$|\.)",
     ),
     // --- Command injection -----------------------------------------------
-    rule("cmdi-breakout", Cmdi, Shell, r"@SHELL@@CMD@"),
+    // The injected command may follow harmless ones (`x;true;id`); not
+    // after single `|`s, which tables and prose use as separators.
+    rule(
+        "cmdi-breakout",
+        Cmdi,
+        Shell,
+        r"@SHELL@([^;&|\n]*(;|&&|\|\|)\s*)*@CMD@",
+    ),
     // A line break ends a shell command too; the injected one is the last line.
     rule(
         "cmdi-newline-breakout",
@@ -312,7 +319,7 @@ pub static RULES: &[Rule] = &[
         "php-dangerous-call",
         Php,
         Decoded,
-        r#"(^|[^.\w$>:])(system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec|assert|eval|create_function|call_user_func(_array)?|preg_replace|include(_once)?|require(_once)?|file_(get|put)_contents|fopen|readfile|highlight_file|show_source|phpinfo|base64_decode|gzinflate|str_rot13|unserialize|fsockopen|mail|putenv|ini_set|move_uploaded_file)\s*\(\s*(\$|['"]|\)|base64_decode|gzinflate|str_rot13|\$_|chr\s*\(|[a-z_]+\s*\()"#,
+        r#"(^|[^.\w$>:])\(?\s*(system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec|assert|eval|create_function|call_user_func(_array)?|preg_replace|include(_once)?|require(_once)?|file_(get|put)_contents|fopen|readfile|highlight_file|show_source|phpinfo|base64_decode|gzinflate|str_rot13|unserialize|fsockopen|mail|putenv|ini_set|move_uploaded_file)\s*\)?\s*(/\*[^*]*\*/\s*)*\(\s*(\$|['"]|\)|\$_|chr\s*\(|[a-z_0-9]+\s*\()"#,
     ),
     rule(
         "php-superglobal",
@@ -331,7 +338,7 @@ pub static RULES: &[Rule] = &[
         "java-jndi-lookup",
         Java,
         Decoded,
-        r"\$\{[^}]{0,60}?(j\W{0,40}n\W{0,40}d\W{0,40}i|\$\{(lower|upper|env|sys|date|main|::-)[^}]*\}[^}]*:)|\$\{\s*(jndi|ldap|rmi|dns|iiop|corba|nds|nis|env|sys|java|lower|upper|main|spring|k8s|docker|bundle|ctx|sd|web|date)\s*:",
+        r"\$\{[^}]{0,60}?(j\W{0,40}n\W{0,40}d\W{0,40}i|\$\{(lower|upper|env|sys|date|main|::-)[^}]*\}[^}]*:)|\$\{[^}]{0,60}\$\{[^}]{0,40}:-|\$\{\s*(jndi|ldap|rmi|dns|iiop|corba|nds|nis|env|sys|java|lower|upper|main|spring|k8s|docker|bundle|ctx|sd|web|date)\s*:",
     ),
     rule(
         "java-runtime-exec",
@@ -356,7 +363,7 @@ pub static RULES: &[Rule] = &[
         "nodejs-child-process",
         Nodejs,
         Decoded,
-        r#"require\s*\(\s*['"`](child_process|fs|net|vm|os|http)['"`]\s*\)|child_process\s*['"`]?\s*\)?\s*\.\s*(exec|spawn|fork|execsync|spawnsync|execfile)|process\s*\.\s*(mainmodule|binding|dlopen|kill|exit)\b|global\s*\.\s*process\b|\bprocess\s*\.\s*env\s*\[|\.constructor\s*\(\s*['"`]return\s|new\s+function\s*\(\s*['"`]"#,
+        r#"(require|import)\s*\(\s*['"`](child_process|fs|net|vm|os|http)['"`]\s*\)|require\s*\(\s*['"`][^'"`]*['"`]\s*\+|child_process\s*['"`]?\s*\)?\s*\.\s*(exec|spawn|fork|execsync|spawnsync|execfile)|process\s*\.\s*(mainmodule|binding|dlopen|kill|exit)\b|global\s*\.\s*process\b|\bprocess\s*\.\s*env\s*\[|\.constructor\s*\(\s*['"`]return\s|new\s+function\s*\(\s*['"`]"#,
     ),
     rule(
         "nodejs-prototype-pollution",
@@ -375,7 +382,7 @@ pub static RULES: &[Rule] = &[
         "template-expression",
         Template,
         Decoded,
-        r#"\{\{[^}]*(__class__|__mro__|__subclasses__|__globals__|__builtins__|__init__|__import__|config\b|self\b|request\b|cycler|joiner|namespace|lipsum|url_for|get_flashed_messages|\|\s*attr\s*\(|\d+\s*[*+]\s*['"\d]|\.\s*(popen|system|exec|eval|read)\s*\(|range\s*\(|constructor)|\$\{\s*\d+\s*[*+/-]\s*\d+\s*\}|#\{\s*\d+\s*[*+/-]\s*\d+\s*\}|\{\{\s*\d+\s*[*+/-]\s*['"]?\d+['"]?\s*\}\}|\$\{\{[^}]*\}\}|\{%\s*(import|include|set|for|if|debug|load)\b[^%]*(os|subprocess|__|popen|system)"#,
+        r#"\{\{[^}]*\[\s*['"]([^'"]*['"]\s*\+|_)|\{\{[^}]*(__class__|__mro__|__subclasses__|__globals__|__builtins__|__init__|__import__|config\b|self\b|request\b|cycler|joiner|namespace|lipsum|url_for|get_flashed_messages|\|\s*attr\s*\(|\d+\s*[*+]\s*['"\d]|\.\s*(popen|system|exec|eval|read)\s*\(|range\s*\(|constructor)|\$\{\s*\d+\s*[*+/-]\s*\d+\s*\}|#\{\s*\d+\s*[*+/-]\s*\d+\s*\}|\{\{\s*\d+\s*[*+/-]\s*['"]?\d+['"]?\s*\}\}|\$\{\{[^}]*\}\}|\{%\s*(import|include|set|for|if|debug|load)\b[^%]*(os|subprocess|__|popen|system)"#,
     ),
     rule(
         "template-engine-directive",
@@ -391,7 +398,7 @@ pub static RULES: &[Rule] = &[
         "protocol-splitting",
         Protocol,
         Decoded,
-        r"[\r\n]\s*(get|post|put|delete|head|options|patch|trace|connect)\s+\S+\s+http/\d|[\r\n]\s*http/\d(\.\d)?\s+\d{3}|\r\n?\s*(set-cookie|location|content-(length|type)|transfer-encoding|host|refresh|x-forwarded-[a-z]+|access-control-allow-[a-z]+)\s*:|\n\s*(set-cookie|content-length|transfer-encoding)\s*:",
+        r"[\r\n]\s*(get|post|put|delete|head|options|patch|trace|connect)\s+\S+\s+http/\d|[\r\n]\s*http/\d(\.\d)?\s+\d{3}|\r\n?\s*(set-cookie|location|content-[a-z]+|transfer-encoding|host|refresh|cookie|authorization|referer|x-[a-z-]+|access-control-allow-[a-z]+)\s*:|\n\s*(set-cookie|content-length|transfer-encoding)\s*:|\n\s*location\s*:\s*(https?:|//)|\r\n\r\n\s*<[a-z!]",
     ),
     // --- Scanners ------------------------------------------------------------
     rule(
