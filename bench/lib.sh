@@ -5,8 +5,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloudsec-ci/target}"
-# CLOUDSEC_BIN: another `cloudsec` binary (then nothing is built).
-BIN="${CLOUDSEC_BIN:-$CARGO_TARGET_DIR/dist/cloudsec}"
+# BENCH_BIN: another `cloudsec` binary (then nothing is built).
+BIN="${BENCH_BIN:-$CARGO_TARGET_DIR/dist/cloudsec}"
 
 need_tools() {
   local missing=()
@@ -17,7 +17,7 @@ need_tools() {
 }
 
 build() {
-  [ -n "${CLOUDSEC_BIN:-}" ] && return 0
+  [ -n "${BENCH_BIN:-}" ] && return 0
   (cd "$ROOT" && cargo build --profile dist --locked --quiet -p cloudsec)
 }
 

@@ -25,7 +25,8 @@ POSITIONS = ("query", "path", "header", "body")
 
 def load(path, split):
     entries = []
-    for line in pathlib.Path(path).read_text(encoding="utf-8").splitlines():
+    # Split on \n only: payloads hold U+2028 and other characters splitlines() breaks at.
+    for line in pathlib.Path(path).read_text(encoding="utf-8").split("\n"):
         if not line.strip():
             continue
         entry = json.loads(line)
@@ -46,6 +47,8 @@ def header_value(text):
 
 def request(position, payload, token, n):
     """The raw request carrying `payload` in `position`."""
+    if position == "user-agent":
+        return f"GET /api/tags HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\nuser-agent: {payload}\r\n\r\n".encode()
     head = "host: localhost\r\nconnection: close\r\nuser-agent: waf-differential\r\n"
     if position == "query":
         return f"GET /api/articles?tag={encode(payload)} HTTP/1.1\r\n{head}\r\n".encode()
@@ -91,8 +94,10 @@ def run(engines, entries, token, offset):
     """{engine: {(group, payload, position): blocked}}"""
     verdicts = defaultdict(dict)
     for n, (group, payload) in enumerate(entries):
-        # A benign markdown text is an article body, and only that.
-        for position in ("body",) if group == "markdown" else POSITIONS:
+        # A benign markdown text is an article body, and only that; a
+        # scanner is known by its user agent.
+        positions = {"markdown": ("body",), "scanners": ("user-agent",)}.get(group, POSITIONS)
+        for position in positions:
             raw = request(position, payload, token, offset + n)
             for name, url in engines.items():
                 status, body = send(url, raw)
