@@ -9,6 +9,8 @@
 #              edge token check (Ed25519 verification per request), rate-limit
 #              accounting (limits lifted so the load is not refused), JSON
 #              access log, metrics; tokens come from a real `cloudsec up`
+#   modsec     nginx as above with ModSecurity v3 and the OWASP Core Rule Set
+#              3.3.4 at paranoia level 1 (Debian packages): the reference WAF
 #
 # The request is GET /api/articles/feed with a valid token: a protected route,
 # so the gateway verifies the token before forwarding. Runs alternate
@@ -31,6 +33,7 @@
 #        BASELINE_ENV="CLOUDSEC_…=…"  extra settings for the baseline only (with
 #                               BENCH_BASELINE="$CARGO_TARGET_DIR/dist/cloudsec":
 #                               A/B of a setting)
+#        BENCH_MODSEC=0         leave out nginx + ModSecurity + CRS
 #        BENCH_SYSCALLS=1       also count the system calls and context switches
 #                               per request (perf tracepoints) of each proxy and of
 #                               the upstream behind it, printed after each run
@@ -51,10 +54,11 @@ TOKEN="$(register bencher)"
 
 UP_PORT="$(free_port)"
 NGX_PORT="$(free_port)"
-# nginx_instance DIR SERVER_BLOCK: an nginx of its own (master + one worker
-# per CPU) serving SERVER_BLOCK.
+# nginx_instance DIR SERVER_BLOCK [MAIN]: an nginx of its own (master + one
+# worker per CPU) serving SERVER_BLOCK, with MAIN-context lines (modules).
 nginx_instance() {
   cat >"$1/nginx.conf" <<CONF
+${3:-}
 user root;
 worker_processes auto;
 pid $1/nginx.pid;
@@ -102,6 +106,34 @@ nginx_instance "$NGX" "
     }
   }"
 
+# nginx + ModSecurity + OWASP CRS (paranoia level 1) in front of the same
+# upstream: the reference WAF (BENCH_MODSEC=0 leaves it out).
+MODSEC=""
+MODSEC_PORT=""
+if [ "${BENCH_MODSEC:-1}" = 1 ]; then
+  need_modsecurity
+  MODSEC="$(mktemp -d)"
+  MODSEC_PORT="$(free_port)"
+  crs_conf "$MODSEC/crs.conf" 1
+  nginx_instance "$MODSEC" "
+  upstream backend {
+    server 127.0.0.1:$UP_PORT;
+    keepalive 256;
+  }
+  server {
+    listen 127.0.0.1:$MODSEC_PORT;
+    modsecurity on;
+    modsecurity_rules_file $MODSEC/crs.conf;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }" "$MODSEC_MODULES"
+fi
+
 GW_LOG="$(mktemp)"
 GW_PIDS=()
 start_gateway() { # start_gateway BINARY PORT [EXTRA_ENV]
@@ -117,11 +149,11 @@ FLOOR_PID=""
 cleanup() {
   for pid in "${GW_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   [ -n "$FLOOR_PID" ] && kill -TERM "$FLOOR_PID" 2>/dev/null || true
-  for dir in "$NGX" "$UPSTREAM"; do
+  for dir in "$NGX" "$UPSTREAM" $MODSEC; do
     [ -f "$dir/nginx.pid" ] && kill -QUIT "$(cat "$dir/nginx.pid")" 2>/dev/null || true
   done
   sleep 0.2
-  rm -rf "$NGX" "$UPSTREAM" "$GW_LOG"
+  rm -rf "$NGX" "$UPSTREAM" "$GW_LOG" $MODSEC
   stop_platform
 }
 trap cleanup EXIT
@@ -142,7 +174,7 @@ fi
 
 PATH_Q="${BENCH_PATH:-/api/articles/feed}"
 # Both must answer the request correctly before anything is timed.
-for port in "$NGX_PORT" "$GW_PORT" $BASE_PORT; do
+for port in "$NGX_PORT" "$GW_PORT" $BASE_PORT $MODSEC_PORT; do
   code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Token $TOKEN" "http://127.0.0.1:$port$PATH_Q")"
   [ "$code" = 200 ] || { echo "port $port answered $code" >&2; cat "$GW_LOG" >&2; exit 1; }
 done
@@ -217,8 +249,8 @@ RESULTS="$(mktemp)"
 # Every other round in reverse order, so that none is always first after a
 # pause or always last.
 for round in $(seq 1 "$ROUNDS"); do
-  order=(nginx gateway baseline floor)
-  [ $((round % 2)) -eq 0 ] && order=(floor baseline gateway nginx)
+  order=(nginx gateway baseline floor modsec)
+  [ $((round % 2)) -eq 0 ] && order=(modsec floor baseline gateway nginx)
   for name in "${order[@]}"; do
     case "$name" in
       # shellcheck disable=SC2046 # a list of pids
@@ -226,6 +258,8 @@ for round in $(seq 1 "$ROUNDS"); do
       gateway) run gateway "$GW_PORT" "${GW_PIDS[0]}" | tee -a "$RESULTS" ;;
       baseline) [ -z "$BASE_PORT" ] || run baseline "$BASE_PORT" "${GW_PIDS[1]}" | tee -a "$RESULTS" ;;
       floor) [ -z "$FLOOR_PID" ] || run floor "$FLOOR_PORT" "$FLOOR_PID" | tee -a "$RESULTS" ;;
+      # shellcheck disable=SC2046 # a list of pids
+      modsec) [ -z "$MODSEC" ] || run modsec "$MODSEC_PORT" $(workers "$MODSEC") | tee -a "$RESULTS" ;;
     esac
   done
 done
@@ -237,7 +271,7 @@ def ms(v):
     m = re.match(r"([\d.]+)(us|ms|s)", v)
     n, unit = float(m.group(1)), m.group(2)
     return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
-runs = {"nginx": [], "gateway": [], "baseline": [], "floor": []}
+runs = {"nginx": [], "gateway": [], "baseline": [], "floor": [], "modsec": []}
 cpu = {k: [] for k in runs}  # per run: (proxy, upstream, wrk, proxy in the kernel) in µs per request, machine idle %
 for line in open(sys.argv[1]):
     name, *fields = line.split()
@@ -280,5 +314,9 @@ if "baseline" in med:
 if "floor" in med:
     f_rps, f_p99 = med["floor"]
     print(f"median  floor   {f_rps:,.0f} rps  p99 {f_p99:.2f} ms  (hyper alone: {f_rps / n_rps:.2f}x nginx; gateway = {g_rps / f_rps:.2f}x floor)")
+if "modsec" in med:
+    m_rps, m_p99 = med["modsec"]
+    print(f"median  nginx + ModSecurity + CRS (PL1) {m_rps:,.0f} rps  p99 {m_p99:.2f} ms  "
+          f"({m_rps / n_rps:.2f}x nginx; gateway = {g_rps / m_rps:.1f}x it, goal >= 5x)")
 PY
 rm -f "$RESULTS"

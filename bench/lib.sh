@@ -66,3 +66,38 @@ register() {
 wrk_summary() {
   awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "rps=%s p99=%s non2xx=%s\n", rps, p99, (bad==""?0:bad)}'
 }
+
+# The reference WAF: nginx with ModSecurity v3 and the OWASP Core Rule Set
+# (Debian packages), installed when missing.
+need_modsecurity() {
+  local pkgs=()
+  command -v nginx >/dev/null || pkgs+=(nginx)
+  [ -f /usr/share/nginx/modules/ngx_http_modsecurity_module.so ] || pkgs+=(libnginx-mod-http-modsecurity)
+  [ -d /usr/share/modsecurity-crs/rules ] || pkgs+=(modsecurity-crs)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  fi
+}
+# nginx.conf main-context lines that load ModSecurity.
+MODSEC_MODULES="load_module /usr/share/nginx/modules/ndk_http_module.so;
+load_module /usr/share/nginx/modules/ngx_http_modsecurity_module.so;"
+
+# crs_conf FILE LEVEL: ModSecurity rules for `modsecurity_rules_file`: the
+# engine on, JSON bodies parsed, and CRS as Debian ships it at paranoia LEVEL,
+# each file included by name (libmodsecurity3 has no IncludeOptional), the
+# level set before the setup file reads it.
+crs_conf() {
+  {
+    echo "SecRuleEngine On"
+    echo "SecRequestBodyAccess On"
+    echo "SecRequestBodyLimit 13107200"
+    echo "SecRequestBodyNoFilesLimit 1048576"
+    echo "SecRequestBodyLimitAction Reject"
+    echo 'SecRule REQUEST_HEADERS:Content-Type "@rx ^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"'
+    echo "SecAuditEngine Off"
+    echo "SecArgumentSeparator &"
+    echo "SecAction \"id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level=$2\""
+    echo "Include /etc/modsecurity/crs/crs-setup.conf"
+    for rules in /usr/share/modsecurity-crs/rules/*.conf; do echo "Include $rules"; done
+  } >"$1"
+}

@@ -9,13 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 SPLIT="${1:-test}"
 shift || true
-pkgs=()
-command -v nginx >/dev/null || pkgs+=(nginx)
-[ -f /usr/share/nginx/modules/ngx_http_modsecurity_module.so ] || pkgs+=(libnginx-mod-http-modsecurity)
-[ -d /usr/share/modsecurity-crs/rules ] || pkgs+=(modsecurity-crs)
-if [ ${#pkgs[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
-fi
+need_modsecurity
 build
 cd "$ROOT"
 
@@ -27,26 +21,9 @@ REF="$(mktemp -d)"
 stop_reference() { [ -f "$REF/nginx.pid" ] && kill "$(cat "$REF/nginx.pid")" 2>/dev/null; rm -rf "$REF"; }
 trap 'stop_reference; stop_platform' EXIT
 BACKEND="$(port)" PL1="$(port)" PL2="$(port)"
-# CRS as Debian ships it, each file included by name (libmodsecurity3 has no
-# IncludeOptional), with the paranoia level set before the setup file.
-for level in 1 2; do
-  {
-    echo "SecRuleEngine On"
-    echo "SecRequestBodyAccess On"
-    echo "SecRequestBodyLimit 13107200"
-    echo "SecRequestBodyNoFilesLimit 1048576"
-    echo "SecRequestBodyLimitAction Reject"
-    echo 'SecRule REQUEST_HEADERS:Content-Type "@rx ^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"'
-    echo "SecAuditEngine Off"
-    echo "SecArgumentSeparator &"
-    echo "SecAction \"id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level=$level\""
-    echo "Include /etc/modsecurity/crs/crs-setup.conf"
-    for rules in /usr/share/modsecurity-crs/rules/*.conf; do echo "Include $rules"; done
-  } >"$REF/pl$level.conf"
-done
+for level in 1 2; do crs_conf "$REF/pl$level.conf" "$level"; done
 cat >"$REF/nginx.conf" <<CONF
-load_module /usr/share/nginx/modules/ndk_http_module.so;
-load_module /usr/share/nginx/modules/ngx_http_modsecurity_module.so;
+$MODSEC_MODULES
 user root;
 worker_processes 1;
 pid $REF/nginx.pid;

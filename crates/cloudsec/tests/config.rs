@@ -106,6 +106,10 @@ fn out_of_range_value_and_unknown_toml_key_are_named() {
             "[gateway]\nworker_threads = 5000\n",
             "gateway.worker_threads",
         ),
+        (
+            "[gateway.waf]\nparanoia_level = 3\n",
+            "gateway.waf.paranoia_level",
+        ),
         // One article's path, not a route: it would never apply.
         (
             "[gateway.route_timeouts]\n\"/api/articles/my-article\" = 5\n",

@@ -114,6 +114,33 @@ fn main() -> anyhow::Result<()> {
         "application/json",
         zeros.into_bytes(),
     ));
+    // Markdown built to cost the code-span and shell scanners: unclosed
+    // backtick runs of every length, open braces, quotes, `$` and escapes.
+    let mut runs = String::new();
+    let mut length = 1;
+    while runs.len() < MIB - 2_000 {
+        runs.push_str(&"`".repeat(length));
+        runs.push('x');
+        length += 1;
+    }
+    let hostile = [
+        ("backtick runs of every length", runs),
+        (
+            "open braces",
+            format!("{}{}", "{".repeat(MIB / 2 - 64), ",}".repeat(MIB / 4 - 64)),
+        ),
+        (
+            "quotes, dollars and braces",
+            "it's \"so\" $5 {a,b} c\\d ".repeat(MIB / 24),
+        ),
+    ];
+    for (name, text) in hostile {
+        bodies.push((
+            format!("{name}, article body"),
+            "application/json",
+            serde_json::to_vec(&json!({"article": {"title": "t", "body": text}}))?,
+        ));
+    }
     let deep = format!("{}{}", "[".repeat(MIB / 2), "]".repeat(MIB / 2));
     bodies.push((
         "deep nesting".to_owned(),

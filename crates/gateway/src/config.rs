@@ -74,6 +74,10 @@ pub struct WafConfig {
     /// Clients (CIDRs) refused outright (group `ip_deny`).
     pub deny_ips: Vec<IpNet>,
     pub modes: WafModes,
+    /// 1: the rules that keep prose, markdown and code passing; 2: also
+    /// rules that find attack text anywhere in a value, for APIs whose
+    /// values are never prose (docs/security.md has the trade-off).
+    pub paranoia_level: u8,
 }
 
 impl Default for WafConfig {
@@ -83,6 +87,7 @@ impl Default for WafConfig {
             allow_ips: Vec::new(),
             deny_ips: Vec::new(),
             modes: WafModes::default(),
+            paranoia_level: 1,
         }
     }
 }
@@ -340,6 +345,12 @@ impl Validate for Config {
             errors.push(ConfigError::new(
                 "gateway.worker_threads",
                 "must be between 0 (one per CPU) and 1024",
+            ));
+        }
+        if !(1..=2).contains(&self.waf.paranoia_level) {
+            errors.push(ConfigError::new(
+                "gateway.waf.paranoia_level",
+                "must be 1 or 2",
             ));
         }
         if !(1..=600).contains(&self.upstream_timeout_secs) {

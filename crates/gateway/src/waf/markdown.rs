@@ -142,56 +142,63 @@ fn links(markdown: &str) -> bool {
 }
 
 /// A line of prose with the contents of its code spans (a backtick run
-/// closed by one as long, on the same line, not escaped) left out, and
-/// whether every backtick run on it made a span. A span's content with a
-/// `|` in it is kept: a table row splits there first.
+/// closed by the next run as long, on the same line) left out, and whether
+/// every backtick run on it made a span. A span's content with a `|` in it
+/// is kept: a table row splits there first. A backslash before an opening
+/// run (an escape outside spans, text inside) counts as a run left unpaired.
+/// Linear in the line: each run is looked at once, as opener or as closer.
 fn outside_spans(line: &str) -> (Cow<'_, str>, bool) {
     if !line.contains('`') {
         return (Cow::Borrowed(line), true);
     }
     let bytes = line.as_bytes();
-    let run_at = |i: usize| bytes[i..].iter().take_while(|&&b| b == b'`').count();
-    let mut out = String::with_capacity(line.len());
-    let (mut i, mut kept, mut all_paired) = (0, 0, true);
+    // Every backtick run, (start, length), and per length the runs in order.
+    let mut runs = Vec::new();
+    let mut by_length =
+        std::collections::HashMap::<usize, std::collections::VecDeque<usize>>::new();
+    let mut i = 0;
     while i < bytes.len() {
-        match bytes[i] {
-            // An escaped character is no backtick run (outside spans).
-            b'\\' => i += 2,
-            b'`' => {
-                let run = run_at(i);
-                let mut j = i + run;
-                let mut close = None;
-                while j < bytes.len() {
-                    if bytes[j] == b'`' {
-                        let other = run_at(j);
-                        if other == run {
-                            close = Some(j);
-                            break;
-                        }
-                        j += other;
-                    } else {
-                        j += 1;
-                    }
-                }
-                match close {
-                    Some(end) if !line[i + run..end].contains('|') => {
-                        out.push_str(&line[kept..i + run]);
-                        out.push(' ');
-                        kept = end;
-                        i = end + run;
-                    }
-                    Some(end) => i = end + run,
-                    // No closing run here: a renderer may close it on a later line.
-                    None => {
-                        all_paired = false;
-                        i += run;
-                    }
-                }
-            }
-            _ => i += 1,
+        if bytes[i] == b'`' {
+            let length = bytes[i..].iter().take_while(|&&b| b == b'`').count();
+            by_length.entry(length).or_default().push_back(runs.len());
+            runs.push((i, length));
+            i += length;
+        } else {
+            i += 1;
         }
     }
-    out.push_str(&line[kept.min(line.len())..]);
+    let mut out = String::with_capacity(line.len());
+    let (mut kept, mut all_paired, mut k) = (0, true, 0);
+    while let Some(&(start, length)) = runs.get(k) {
+        // An opener after a backslash may be escaped (a closer after one
+        // is not: inside a span a backslash is text): left to the rules.
+        if start > 0 && bytes[start - 1] == b'\\' {
+            return (Cow::Borrowed(line), false);
+        }
+        let closer = by_length.get_mut(&length).and_then(|later| {
+            while later.front().is_some_and(|&j| j <= k) {
+                later.pop_front();
+            }
+            later.front().copied()
+        });
+        match closer {
+            Some(j) => {
+                let end = runs[j].0;
+                if !line[start + length..end].contains('|') {
+                    out.push_str(&line[kept..start + length]);
+                    out.push(' ');
+                    kept = end;
+                }
+                k = j + 1;
+            }
+            // No closing run here: a renderer may close it on a later line.
+            None => {
+                all_paired = false;
+                k += 1;
+            }
+        }
+    }
+    out.push_str(&line[kept..]);
     (Cow::Owned(out), all_paired)
 }
 
@@ -272,6 +279,7 @@ mod tests {
             // on the line may hold, or a span over two lines.
             "`<script>alert(1)</script>",
             "\\`<script>alert(1)</script>`",
+            "`x` \\`<script>alert(1)</script>`",
             "``<script>alert(1)</script>`",
             "<img alt=\"`\" src=x onerror=alert(1) title=\"`\">",
             "<https://x.example/`>` <script>alert(1)</script>`",

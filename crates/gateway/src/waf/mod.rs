@@ -156,7 +156,7 @@ impl Waf {
             inner: Arc::new(Inner {
                 id: NEXT_WAF_ID.fetch_add(1, Ordering::Relaxed),
                 enabled: config.enabled,
-                rules: CompiledRules::new(&config.modes)?,
+                rules: CompiledRules::new(&config.modes, config.paranoia_level)?,
                 modes: config.modes,
                 allow: config.allow_ips.clone(),
                 deny: config.deny_ips.clone(),

@@ -90,6 +90,8 @@ pub struct Rule {
     pub id: &'static str,
     pub group: Group,
     pub view: View,
+    /// The lowest `gateway.waf.paranoia_level` that runs the rule.
+    pub level: u8,
     pattern: &'static str,
 }
 
@@ -98,6 +100,19 @@ const fn rule(id: &'static str, group: Group, view: View, pattern: &'static str)
         id,
         group,
         view,
+        level: 1,
+        pattern,
+    }
+}
+
+/// A paranoia-level-2 rule: attack text anywhere in a value, breakout or
+/// not. Prose about attacks, and code outside markdown code, trips it.
+const fn strict(id: &'static str, group: Group, view: View, pattern: &'static str) -> Rule {
+    Rule {
+        id,
+        group,
+        view,
+        level: 2,
         pattern,
     }
 }
@@ -390,6 +405,32 @@ pub static RULES: &[Rule] = &[
         Decoded,
         r#"<#(assign|import|include)\b|freemarker\.template\.utility|\?new\s*\(|#set\s*\(\s*\$[a-z_]+\s*=|\$[a-z_]+\.getclass\s*\(|<%=?[^%]*(system|exec|eval|`|%x|io\.popen|file\.read|runtime|require|process)|\{php\}|\{\s*(system|exec|passthru)\s*\(|__\$\{[^}]*\}__|\[\[\$\{|\{\{#with\s+['"]s['"]|\{\{\s*this\.constructor"#,
     ),
+    // --- Paranoia level 2: attack text anywhere ------------------------------
+    strict(
+        "sqli-statement-anywhere",
+        Sqli,
+        Sql,
+        r"\bunion(\s+(all|distinct))?\s*\(?\s*select\b|\bselect\b[^;]{1,120}?\bfrom\b[^;]{0,120}?\b(where|limit|order\s+by|group\s+by|union)\b|\b(insert\s+into|delete\s+from|drop\s+(table|database|schema)|truncate\s+table|alter\s+table)\b|\bupdate\s+[\w.`\x22]+\s+set\b|\b(or|and|xor)\s+\(?\s*['\x22]?\w+['\x22]?\s*(=|<>|!=|<|>|\blike\b)\s*['\x22]?\w+|\b(sleep|benchmark|pg_sleep)\s*\(|\bwaitfor\s+(delay|time)\b|(--|#)\s*$",
+    ),
+    strict(
+        "xss-handler-anywhere",
+        Xss,
+        Decoded,
+        r"\bon[a-z]{3,}\s*=|\b(java|vb)script\s*:|<\s*[a-z]+[^>]*\b(src|href|action|formaction|data)\s*=",
+    ),
+    strict("cmdi-command-anywhere", Cmdi, Shell, r"(^|[\s(])@CMD@"),
+    strict(
+        "traversal-file-anywhere",
+        Traversal,
+        Decoded,
+        r"\b(etc[\\/](passwd|shadow|group|hosts|issue)|win\.ini|boot\.ini|system32[\\/]|proc[\\/]self[\\/])|\.\.[\\/]",
+    ),
+    strict(
+        "php-function-anywhere",
+        Php,
+        Decoded,
+        r"\b(system|exec|passthru|shell_exec|popen|proc_open|eval|assert|base64_decode|phpinfo|file_get_contents|include|require)\s*\(",
+    ),
     // --- Protocol ----------------------------------------------------------
     rule("protocol-nul-byte", Protocol, Decoded, r"\x00"),
     // A line break and what follows it read as a second message or a header
@@ -445,11 +486,14 @@ impl RuleSet {
 }
 
 impl CompiledRules {
-    pub fn new(modes: &WafModes) -> Result<Self, regex::Error> {
+    /// The rules of the groups `modes` does not switch off, up to paranoia `level`.
+    pub fn new(modes: &WafModes, level: u8) -> Result<Self, regex::Error> {
         let set = |view: View| -> Result<RuleSet, regex::Error> {
             let rules: Vec<&'static Rule> = RULES
                 .iter()
-                .filter(|r| r.view == view && r.group.mode(modes) != WafMode::Off)
+                .filter(|r| {
+                    r.view == view && r.level <= level && r.group.mode(modes) != WafMode::Off
+                })
                 .collect();
             let patterns: Vec<String> = rules.iter().map(|r| expand(r.pattern)).collect();
             // ASCII classes (`\b`, `\w`, `\s`, `\d`, case folding): what
@@ -497,7 +541,7 @@ mod tests {
 
     #[test]
     fn every_rule_compiles_and_ids_are_unique() {
-        CompiledRules::new(&WafModes::default()).unwrap();
+        CompiledRules::new(&WafModes::default(), 2).unwrap();
         let mut ids: Vec<_> = RULES.iter().map(|r| r.id).collect();
         ids.sort_unstable();
         ids.dedup();

@@ -436,3 +436,45 @@ fn prototype_keys_in_a_json_body_are_refused() {
         None
     );
 }
+
+/// Paranoia level 2 finds attack text that never breaks out of anything;
+/// level 1 lets it pass, as it lets prose about attacks pass. What level 2
+/// costs in refused benign inputs is printed (docs/security.md).
+#[test]
+fn paranoia_level_two_looks_everywhere() {
+    let config = WafConfig {
+        paranoia_level: 2,
+        ..WafConfig::default()
+    };
+    let strict = Waf::new(&config, 1 << 20, SECOND).unwrap();
+    let normal = waf();
+    let query = |w: &Waf, v: &str| {
+        w.inspect_head(
+            &head(&format!("/api/articles?tag={}", encode(v)), &[]),
+            None,
+        )
+        .map(|f| f.rule)
+    };
+    for (value, rule) in [
+        ("hello onclick=steal()", "xss-handler-anywhere"),
+        (
+            "see select name from users where 1",
+            "sqli-statement-anywhere",
+        ),
+        ("then cat ~/notes.txt", "cmdi-command-anywhere"),
+        ("read etc/passwd", "traversal-file-anywhere"),
+        ("see include(page)", "php-function-anywhere"),
+    ] {
+        assert_eq!(query(&normal, value), None, "{value}");
+        assert_eq!(query(&strict, value), Some(rule), "{value}");
+    }
+    let strict_verdict = judge(&strict, "train");
+    let benign = corpus(BENIGN).iter().filter(|e| e.split == "train").count();
+    println!(
+        "paranoia level 2, train half: {:.1}% of attacks blocked; {} refused benign requests ({} benign inputs)",
+        strict_verdict.rate * 100.0,
+        strict_verdict.false_positives.len(),
+        benign
+    );
+    assert!(strict_verdict.rate >= judge(&normal, "train").rate);
+}
