@@ -23,32 +23,10 @@ cd "$ROOT"
 
 start_platform
 TOKEN="$(register counter)"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-UP_PORT="$(port)"
-PROXY_PORT="$(port)"
+UP_PORT="$(free_port)"
+PROXY_PORT="$(free_port)"
 UPSTREAM="$(mktemp -d)"
-cat >"$UPSTREAM/nginx.conf" <<CONF
-user root;
-worker_processes 1;
-pid $UPSTREAM/nginx.pid;
-error_log $UPSTREAM/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $UPSTREAM/body;
-  proxy_temp_path $UPSTREAM/proxy;
-  fastcgi_temp_path $UPSTREAM/fastcgi;
-  uwsgi_temp_path $UPSTREAM/uwsgi;
-  scgi_temp_path $UPSTREAM/scgi;
-  keepalive_requests 100000;
-  server {
-    listen 127.0.0.1:$UP_PORT;
-    default_type application/json;
-    location / { return 200 '{"articles":[],"articlesCount":0}'; }
-  }
-}
-CONF
-nginx -p "$UPSTREAM" -c "$UPSTREAM/nginx.conf"
+nginx_instance "$UPSTREAM" 1 "$(json_upstream "$UP_PORT")"
 OUT="$(mktemp -d)"
 VG_PID=""
 cleanup() {

@@ -46,65 +46,21 @@ SECS="${1:-10}"
 ROUNDS="${2:-3}"
 CONNS="${BENCH_CONNS:-64}"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 # The platform: issues the token and serves the JWKS the gateway checks it against.
 start_platform
 TOKEN="$(register bencher)"
 
 UP_PORT="$(free_port)"
 NGX_PORT="$(free_port)"
-# nginx_instance DIR SERVER_BLOCK [MAIN]: an nginx of its own (master + one
-# worker per CPU) serving SERVER_BLOCK, with MAIN-context lines (modules).
-nginx_instance() {
-  cat >"$1/nginx.conf" <<CONF
-${3:-}
-user root;
-worker_processes auto;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log $1/access.log;
-  client_body_temp_path $1/body;
-  proxy_temp_path $1/proxy;
-  fastcgi_temp_path $1/fastcgi;
-  uwsgi_temp_path $1/uwsgi;
-  scgi_temp_path $1/scgi;
-  keepalive_requests 100000;
-  $2
-}
-CONF
-  nginx -p "$1" -c "$1/nginx.conf"
-}
 # The upstream every proxy forwards to, in processes of its own: were it a
 # server block of the nginx proxy, nginx's hop to it would stay inside one
 # worker's event loop, a shortcut no other proxy gets.
 UPSTREAM="$(mktemp -d)"
-nginx_instance "$UPSTREAM" "
-  server {
-    listen 127.0.0.1:$UP_PORT;
-    access_log off;
-    default_type application/json;
-    location / { return 200 '{\"articles\":[],\"articlesCount\":0}'; }
-  }"
+nginx_instance "$UPSTREAM" auto "$(json_upstream "$UP_PORT")"
 # nginx as a plain reverse proxy.
 NGX="$(mktemp -d)"
-nginx_instance "$NGX" "
-  upstream backend {
-    server 127.0.0.1:$UP_PORT;
-    keepalive 256;
-  }
-  server {
-    listen 127.0.0.1:$NGX_PORT;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-    }
-  }"
+nginx_instance "$NGX" auto "access_log $NGX/access.log;
+  $(reverse_proxy "$NGX_PORT" "$UP_PORT")"
 
 # nginx + ModSecurity + OWASP CRS (paranoia level 1) in front of the same
 # upstream: the reference WAF (BENCH_MODSEC=0 leaves it out).
@@ -115,23 +71,9 @@ if [ "${BENCH_MODSEC:-1}" = 1 ]; then
   MODSEC="$(mktemp -d)"
   MODSEC_PORT="$(free_port)"
   crs_conf "$MODSEC/crs.conf" 1
-  nginx_instance "$MODSEC" "
-  upstream backend {
-    server 127.0.0.1:$UP_PORT;
-    keepalive 256;
-  }
-  server {
-    listen 127.0.0.1:$MODSEC_PORT;
-    modsecurity on;
-    modsecurity_rules_file $MODSEC/crs.conf;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-      proxy_set_header Host \$host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-    }
-  }" "$MODSEC_MODULES"
+  nginx_instance "$MODSEC" auto "access_log $MODSEC/access.log;
+  $(reverse_proxy "$MODSEC_PORT" "$UP_PORT" "modsecurity on; modsecurity_rules_file $MODSEC/crs.conf;")" \
+    "$MODSEC_MODULES"
 fi
 
 GW_LOG="$(mktemp)"

@@ -101,3 +101,61 @@ crs_conf() {
     for rules in /usr/share/modsecurity-crs/rules/*.conf; do echo "Include $rules"; done
   } >"$1"
 }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# nginx_instance DIR WORKERS HTTP [MAIN]: starts an nginx of its own, its
+# pid, logs and temporary files in DIR, WORKERS worker processes (`auto`: one
+# per CPU), the http-context lines HTTP and the main-context lines MAIN
+# (modules). Stop it with `kill -QUIT "$(cat DIR/nginx.pid)"`.
+nginx_instance() {
+  cat >"$1/nginx.conf" <<CONF
+${4:-}
+user root;
+worker_processes $2;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+http {
+  client_body_temp_path $1/body;
+  proxy_temp_path $1/proxy;
+  fastcgi_temp_path $1/fastcgi;
+  uwsgi_temp_path $1/uwsgi;
+  scgi_temp_path $1/scgi;
+  keepalive_requests 100000;
+  $3
+}
+CONF
+  nginx -p "$1" -c "$1/nginx.conf"
+}
+
+# json_upstream PORT: http-context lines of the upstream every benchmark
+# proxies to: `return 200` of a small JSON body, no log.
+json_upstream() {
+  printf '%s\n' "access_log off;
+  server {
+    listen 127.0.0.1:$1;
+    default_type application/json;
+    location / { return 200 '{\"articles\":[],\"articlesCount\":0}'; }
+  }"
+}
+
+# reverse_proxy PORT UPSTREAM_PORT [SERVER_LINES]: http-context lines of nginx
+# as a reverse proxy on PORT with keep-alive to the upstream.
+reverse_proxy() {
+  printf '%s\n' "upstream backend_$1 {
+    server 127.0.0.1:$2;
+    keepalive 256;
+  }
+  server {
+    listen 127.0.0.1:$1;
+    ${3:-}
+    location / {
+      proxy_pass http://backend_$1;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }"
+}

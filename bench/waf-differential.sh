@@ -16,43 +16,16 @@ cd "$ROOT"
 start_platform
 TOKEN="$(register differential)"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 REF="$(mktemp -d)"
 stop_reference() { [ -f "$REF/nginx.pid" ] && kill "$(cat "$REF/nginx.pid")" 2>/dev/null; rm -rf "$REF"; }
 trap 'stop_reference; stop_platform' EXIT
-BACKEND="$(port)" PL1="$(port)" PL2="$(port)"
+BACKEND="$(free_port)" PL1="$(free_port)" PL2="$(free_port)"
 for level in 1 2; do crs_conf "$REF/pl$level.conf" "$level"; done
-cat >"$REF/nginx.conf" <<CONF
-$MODSEC_MODULES
-user root;
-worker_processes 1;
-pid $REF/nginx.pid;
-error_log $REF/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $REF/body;
-  proxy_temp_path $REF/proxy;
-  fastcgi_temp_path $REF/fastcgi;
-  uwsgi_temp_path $REF/uwsgi;
-  scgi_temp_path $REF/scgi;
-  client_max_body_size 2m;
-  server { listen 127.0.0.1:$BACKEND; location / { return 200 "ok"; } }
-  server {
-    listen 127.0.0.1:$PL1;
-    modsecurity on;
-    modsecurity_rules_file $REF/pl1.conf;
-    location / { proxy_pass http://127.0.0.1:$BACKEND; }
-  }
-  server {
-    listen 127.0.0.1:$PL2;
-    modsecurity on;
-    modsecurity_rules_file $REF/pl2.conf;
-    location / { proxy_pass http://127.0.0.1:$BACKEND; }
-  }
-}
-CONF
-nginx -c "$REF/nginx.conf" -p "$REF" || { cat "$REF/error.log" >&2; exit 1; }
+nginx_instance "$REF" 1 "access_log off;
+  server { listen 127.0.0.1:$BACKEND; location / { return 200 \"ok\"; } }
+  $(reverse_proxy "$PL1" "$BACKEND" "modsecurity on; modsecurity_rules_file $REF/pl1.conf;")
+  $(reverse_proxy "$PL2" "$BACKEND" "modsecurity on; modsecurity_rules_file $REF/pl2.conf;")
+  client_max_body_size 2m;" "$MODSEC_MODULES" || { cat "$REF/error.log" >&2; exit 1; }
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$PL2/" >/dev/null && break
   sleep 0.1
