@@ -105,20 +105,23 @@ struct CleanValues {
     /// The [`Waf`] these verdicts are from: another one's rules may differ.
     waf: u64,
     /// One set per [`Checked`] rule set.
-    values: [HashSet<Box<str>, foldhash::fast::RandomState>; 3],
+    values: [HashSet<Box<str>, foldhash::fast::RandomState>; 4],
 }
 
 /// Which rules a remembered value passed: a value clean as a path segment
 /// says nothing about it as a user agent.
 #[derive(Clone, Copy)]
 enum Checked {
-    /// The content rules (every inspected value).
+    /// The content rules (a body's values).
     Content = 0,
     /// The rules over the whole decoded path, and the content rules over
     /// each of its segments: a path seen again costs one look-up.
     Path = 1,
     /// The scanner rules over the `User-Agent`.
     UserAgent = 2,
+    /// The content rules and the head-only rules (query, path, header and
+    /// cookie values).
+    HeadContent = 3,
 }
 
 /// At most this many values are remembered per thread and rule set, then forgotten together.
@@ -635,12 +638,21 @@ impl<'a> Scan<'a> {
 
     /// Runs the content rules over one value and records what matched.
     fn value(&mut self, location: &'static str, field: &str, raw: &str) {
-        if self.done() || raw.is_empty() || self.waf.known_clean(Checked::Content, raw) {
+        let in_head = location != "body";
+        let checked = if in_head {
+            Checked::HeadContent
+        } else {
+            Checked::Content
+        };
+        if self.done() || raw.is_empty() || self.waf.known_clean(checked, raw) {
             return;
         }
-        let matched = content_matches(&self.waf.inner.rules, raw);
+        let mut matched = content_matches(&self.waf.inner.rules, raw);
+        if in_head {
+            matched.extend(self.waf.inner.rules.head.matching(&decode::normalize(raw)));
+        }
         if matched.is_empty() {
-            self.waf.remember_clean(Checked::Content, raw);
+            self.waf.remember_clean(checked, raw);
         }
         for rule in matched {
             self.found(rule.id, rule.group, location, field);

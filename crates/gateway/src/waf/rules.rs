@@ -84,6 +84,9 @@ pub enum View {
     Path,
     /// The `User-Agent` header.
     UserAgent,
+    /// [`View::Decoded`], for values in the request head only (query, path,
+    /// header and cookie values): what is ordinary in a body's text.
+    Head,
 }
 
 pub struct Rule {
@@ -160,7 +163,7 @@ use Group::{
     CommandInjection as Cmdi, JavaInjection as Java, NodejsInjection as Nodejs,
     PhpInjection as Php, Protocol, Scanners, Sqli, TemplateInjection as Template, Traversal, Xss,
 };
-use View::{Decoded, Path, Shell, Sql, UserAgent};
+use View::{Decoded, Head, Path, Shell, Sql, UserAgent};
 
 pub static RULES: &[Rule] = &[
     // --- SQL injection -------------------------------------------------
@@ -218,7 +221,7 @@ pub static RULES: &[Rule] = &[
         "xss-event-handler",
         Xss,
         Decoded,
-        r#"<[a-z][^>]*[\s/"'`]on[a-z]{3,}\s*=|@QUOTE@([^<>]*?[\s/"'`])?@EVENT@\s*="#,
+        r#"<[a-z][^>]*[\s/"'`]on[a-z]{3,}\s*=|@QUOTE@([^<>]*?[\s/"'`])?@EVENT@\s*=|(^|[\s/])@EVENT@\s*=\s*['"`]?[\w$.]+\s*[(`]"#,
     ),
     rule(
         "xss-script-url",
@@ -230,7 +233,7 @@ pub static RULES: &[Rule] = &[
         "xss-dangerous-tag",
         Xss,
         Decoded,
-        r"<\s*(iframe|frame|frameset|object|embed|applet|base|isindex)\b|<\s*meta\b[^>]*http-equiv|<\s*(animate|set)\b[^>]*\b(attributename|to|values)\s*=\s*['\x22]?\s*(href|javascript)",
+        r"<\s*(iframe|frame|frameset|object|embed|applet|base|isindex|form)\b|<\s*meta\b[^>]*http-equiv|<\s*(animate|set)\b[^>]*\b(attributename|to|values)\s*=\s*['\x22]?\s*(href|javascript)",
     ),
     rule(
         "xss-data-url",
@@ -248,7 +251,7 @@ pub static RULES: &[Rule] = &[
         "xss-script-breakout",
         Xss,
         Decoded,
-        r"@QUOTE@[;,)+\-*/|&]+\s*(alert|prompt|confirm|eval|settimeout|setinterval|function|fetch|import|document\s*\.|window\s*\.|top\s*\[|self\s*\[|this\s*\[|constructor|location\s*=)\s*[(.\[`=]",
+        r"@QUOTE@[;,)+\-*/|&]+\s*(alert|prompt|confirm|eval|settimeout|setinterval|function|fetch|import|document\s*\.|window\s*\.|top\s*\[|self\s*\[|this\s*\[|constructor|location\s*=)\s*[(.\[`=]|^\s*`\s*[;,)+]+\s*(alert|prompt|confirm|eval|fetch|import|document\s*\.|window\s*\.)|\$\{\s*(alert|prompt|confirm|eval|settimeout|setinterval|fetch|import|document\s*\.|window\s*\.|top\s*\[|self\s*\[)\s*[(.\[`=]",
     ),
     rule(
         "xss-tag-breakout",
@@ -267,19 +270,19 @@ pub static RULES: &[Rule] = &[
         "traversal-dot-dot",
         Traversal,
         Decoded,
-        r"(^|[\\/=;])\.{2,};?([\\/]|$)|(\.{2,}[\\/]){3,}|\.{2}\xEF\xBF\xBD",
+        r"(^|[\\/=;])\.{2,};?([\\/]|$)|(\.{2,}[\\/]){3,}|\.{2}\xEF\xBF\xBD|(\xEF\xBF\xBD){2,}[\\/]",
     ),
     rule(
         "traversal-sensitive-file",
         Traversal,
         Decoded,
-        r"(^\s*|\.\.[\\/]+|file:/+|[=:]\s*)[\\/.]*(etc[\\/](passwd|shadow|group|gshadow|sudoers|master\.passwd)|proc[\\/](self|\d+)[\\/](environ|cmdline|maps|mem|status|fd)|(windows|winnt)[\\/](win\.ini|system\.ini|system32[\\/](config|drivers)[\\/])|boot\.ini|inetpub[\\/]|\.ssh[\\/]|\.aws[\\/]|\.git[\\/]|\.env\b|\.htpasswd|\.htaccess|web\.config|wp-config\.php|var[\\/]log[\\/]|root[\\/])",
+        r"(^\s*|\.\.[\\/]+|file:/+|[=:]\s*)[\\/.]*(etc[\\/](passwd|shadow|group|gshadow|sudoers|master\.passwd)|proc[\\/](self|\d+)[\\/](environ|cmdline|maps|mem|status|fd)|(windows|winnt)[\\/](win\.ini|system\.ini|system32[\\/](config|drivers)[\\/])|boot\.ini|inetpub[\\/]|\.ssh[\\/]|\.aws[\\/]|\.git[\\/]|\.env\b|\.htpasswd|\.htaccess|web\.config|wp-config\.php|var[\\/]log[\\/]|root[\\/])|^\s*\\\\[\w.-]+\\[\w$]+\\|[\\/](win|system|boot)\.ini\b",
     ),
     rule(
         "traversal-stream-wrapper",
         Traversal,
         Decoded,
-        r"\b(php|phar|zip|expect|glob|jar|netdoc|gopher|dict|ldap|tftp)://|(^\s*|[=(]\s*)file:/",
+        r"\b(php|phar|zip|expect|glob|jar|netdoc|gopher|dict|ldap|tftp|data)://|(^\s*|[=(]\s*)file:/",
     ),
     rule(
         "traversal-path-segment",
@@ -307,13 +310,13 @@ pub static RULES: &[Rule] = &[
         "cmdi-substitution",
         Cmdi,
         Shell,
-        r"\$\(\s*@CMD@|^\s*`\s*(id|whoami|uname(\s+-a)?|cat\s+/etc/\w+|/bin/\w+|nc\s+-\w+|sleep\s+\d+|ping\s+-[cn]\s*\d+)\s*`\s*$",
+        r"\$\(\s*(@CMD@|(printf|echo|base64|xxd|rev|tr)\s)|^\s*`\s*(id|whoami|uname(\s+-a)?|cat\s+/etc/\w+|/bin/\w+|nc\s+-\w+|sleep\s+\d+|ping\s+-[cn]\s*\d+)\s*`\s*$",
     ),
     rule(
         "cmdi-shell-idiom",
         Cmdi,
         Shell,
-        r#"\$\{IFS\}|\$IFS\$9|/dev/(tcp|udp)/\S|\bnc(at)?\s+(-\w+\s+)*-[ec]\s|\bbash\s+-i\s*>&|\bmkfifo\s+/tmp/|(;|\||&&)\s*(/usr)?/bin/(ba|z|k|da)?sh\b|\b(sh|bash)\s+-c\s+['"]|\bpowershell(\.exe)?\s+(-\w+\s+)*-(enc|encodedcommand|e|c|command)\b|\biex\s*\(|\binvoke-(expression|webrequest)\b|\bcmd(\.exe)?\s+/c\s"#,
+        r#"\$\{IFS\}|\$IFS\$9|/dev/(tcp|udp)/\S|\bnc(at)?\s+(-\w+\s+)*-[ec]\s|\bbash\s+-i\s*>&|\bmkfifo\s+/tmp/|(;|\||&&)\s*(/usr)?/bin/(ba|z|k|da)?sh\b|\b(sh|bash)\s+-c\s+['"]|\bpowershell(\.exe)?\s+(-\w+\s+)*-(enc|encodedcommand|e|c|command)\b|\biex\s*\(|\binvoke-(expression|webrequest)\b|\bcmd(\.exe)?\s+/c\s|\$\{\w+:-?\d+(:\d+)?\}"#,
     ),
     // A path spelled in wildcards (`/???/c?t`, `/b*/e*o`): only the shell
     // reads it, and only an injection spells a path that way.
@@ -328,7 +331,7 @@ pub static RULES: &[Rule] = &[
         "php-open-tag",
         Php,
         Decoded,
-        r"<\?(php\b|=)|<\?\s+(echo|system|eval|exec|passthru|shell_exec|print|include|require)\b",
+        r"<\?(php\b|=)|<\?\s+(echo|system|eval|exec|passthru|shell_exec|print|include|require)\b|\bpd9(waha|\d)",
     ),
     rule(
         "php-dangerous-call",
@@ -359,7 +362,7 @@ pub static RULES: &[Rule] = &[
         "java-runtime-exec",
         Java,
         Decoded,
-        r"(java\.lang\.)?runtime\s*\.\s*getruntime\s*\(\s*\)\s*\.\s*exec|\bnew\s+(java\.lang\.)?processbuilder\s*\(|java\.lang\.(runtime|processbuilder|reflect|system\s*\.\s*(exit|getenv|setproperty)|class\s*\.\s*forname)|class\s*\.\s*forname\s*\(|javax\.script\.scriptenginemanager|getclass\s*\(\s*\)\s*\.\s*(forname|getclassloader)",
+        r"(java\.lang\.)?runtime\s*\.\s*getruntime\s*\(\s*\)\s*\.\s*exec|\bnew\s+(java\.lang\.)?processbuilder\s*\(|java\.lang\.(runtime|processbuilder|reflect|system\s*\.\s*(exit|getenv|setproperty)|class\s*\.\s*forname)|class\s*\.\s*forname\s*\(|javax\.script\.scriptenginemanager|getclass\s*\(\s*\)\s*\.\s*(forname|getclassloader)|class\s*\.\s*module\s*\.\s*classloader|\bclassloader\s*\.\s*(resources|parent|urls)",
     ),
     rule(
         "java-expression-injection",
@@ -378,13 +381,13 @@ pub static RULES: &[Rule] = &[
         "nodejs-child-process",
         Nodejs,
         Decoded,
-        r#"(require|import)\s*\(\s*['"`](child_process|fs|net|vm|os|http)['"`]\s*\)|require\s*\(\s*['"`][^'"`]*['"`]\s*\+|child_process\s*['"`]?\s*\)?\s*\.\s*(exec|spawn|fork|execsync|spawnsync|execfile)|process\s*\.\s*(mainmodule|binding|dlopen|kill|exit)\b|global\s*\.\s*process\b|\bprocess\s*\.\s*env\s*\[|\.constructor\s*\(\s*['"`]return\s|new\s+function\s*\(\s*['"`]"#,
+        r#"(require|import)\s*\(\s*['"`](child_process|fs|net|vm|os|http)['"`]\s*\)|require\s*\(\s*['"`][^'"`]*['"`]\s*\+|child_process\s*['"`]?\s*\)?\s*\.\s*(exec|spawn|fork|execsync|spawnsync|execfile)|process\s*\.\s*(mainmodule|binding|dlopen|kill|exit)\b|global\s*\.\s*process\b|\bprocess\s*\.\s*env\s*\[|\.constructor\s*\(\s*['"`]return\s|\bfunction\s*\(\s*['"`]\s*return\b"#,
     ),
     rule(
         "nodejs-prototype-pollution",
         Nodejs,
         Decoded,
-        r#"__proto__\s*(\[|\.|['"]?\s*[:\]=])|constructor\s*(\[\s*['"]prototype['"]\s*\]|\.\s*prototype)\s*(\[|\.|=)|\[\s*['"](__proto__|constructor)['"]\s*\]"#,
+        r#"__proto__\s*(\[|\.|['"]?\s*[:\]=])|constructor\s*(\[\s*['"]prototype['"]\s*\]|\.\s*prototype)\s*(\[|\.|=)|\[\s*['"](__proto__|constructor)['"]\s*\]|['"]constructor['"]\s*:\s*\{\s*['"]prototype['"]"#,
     ),
     rule(
         "nodejs-nosql-operator",
@@ -433,13 +436,21 @@ pub static RULES: &[Rule] = &[
     ),
     // --- Protocol ----------------------------------------------------------
     rule("protocol-nul-byte", Protocol, Decoded, r"\x00"),
+    // A line break in a head value, and a header after it: nothing a query,
+    // path or header value carries but an injection (a body's text may).
+    rule(
+        "protocol-header-injection",
+        Protocol,
+        Head,
+        r"[\r\n]\s*[a-z][\w-]*\s*:",
+    ),
     // A line break and what follows it read as a second message or a header
     // by anything that writes the value into HTTP: request/response splitting.
     rule(
         "protocol-splitting",
         Protocol,
         Decoded,
-        r"[\r\n]\s*(get|post|put|delete|head|options|patch|trace|connect)\s+\S+\s+http/\d|[\r\n]\s*http/\d(\.\d)?\s+\d{3}|\r\n?\s*(set-cookie|location|content-[a-z]+|transfer-encoding|host|refresh|cookie|authorization|referer|x-[a-z-]+|access-control-allow-[a-z]+)\s*:|\n\s*(set-cookie|content-length|transfer-encoding)\s*:|\n\s*location\s*:\s*(https?:|//)|\r\n\r\n\s*<[a-z!]",
+        r"[\r\n]\s*(get|post|put|delete|head|options|patch|trace|connect)\s+\S+\s+http/\d|[\r\n]\s*http/\d(\.\d)?\s+\d{3}|\r\n?\s*(set-cookie|location|content-[a-z]+|transfer-encoding|host|refresh|cookie|authorization|referer|x-[a-z-]+|access-control-allow-[a-z]+)\s*:|\n\s*(set-cookie|content-length|transfer-encoding)\s*:|\n\s*location\s*:\s*(https?:|//)|\r\n\r\n\s*<[a-z!]|\xE5\x98[\x8A\x8D]\s*(set-cookie|location|content-[a-z]+|x-[a-z-]+|host)\s*:",
     ),
     // --- Scanners ------------------------------------------------------------
     rule(
@@ -463,6 +474,7 @@ pub struct CompiledRules {
     pub shell: RuleSet,
     pub path: RuleSet,
     pub user_agent: RuleSet,
+    pub head: RuleSet,
 }
 
 pub struct RuleSet {
@@ -516,6 +528,7 @@ impl CompiledRules {
             shell: set(Shell)?,
             path: set(Path)?,
             user_agent: set(UserAgent)?,
+            head: set(Head)?,
         })
     }
 }
