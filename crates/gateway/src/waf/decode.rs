@@ -309,7 +309,8 @@ fn hex_char(s: &str, len: usize) -> Option<char> {
     char::from_u32(u32::from_str_radix(digits, 16).ok()?)
 }
 
-/// U+FF01–U+FF5E are full-width forms of `!`–`~`; some back ends fold them.
+/// U+FF01–U+FF5E are full-width forms of `!`–`~`; some back ends fold them,
+/// as they fold the division and fraction slashes to `/`.
 /// Full-width ASCII as ASCII, and every Unicode space (and the byte-order
 /// mark) as an ASCII space: JavaScript reads U+00A0, U+2028, U+3000… as
 /// white space, and the rules' classes are ASCII (`rules.rs`).
@@ -318,6 +319,9 @@ fn fullwidth_to_ascii(s: &str) -> String {
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             '\u{FEFF}' => ' ',
+            // Other slashes a path may be spelled with.
+            '\u{2215}' | '\u{2044}' | '\u{29F8}' => '/',
+            '\u{29F5}' | '\u{FE68}' => '\\',
             c if !c.is_ascii() && c.is_whitespace() => ' ',
             _ => c,
         })

@@ -21,7 +21,7 @@
 //! same length on the same line, not escaped, leaves its content out — but
 //! only when the whole body leaves no doubt: every backtick run on a prose
 //! line makes a span (a renderer pairs them across lines), no span holds a
-//! `|` (a table row splits there first), and the prose around the spans has
+//! `|` when the body has a table (a table row splits there first), and the prose around the spans has
 //! nothing a renderer reads before spans — an HTML tag or autolink (`<` and a
 //! letter, `/`, `!` or `?`), a table (`|`), a link or reference definition
 //! (`](`, `][`, `]:`) or a bare URL (`://`, `www.`). Otherwise the spans are
@@ -89,6 +89,7 @@ fn fences_and_spans_out(markdown: &str, spans: bool) -> Option<(String, bool)> {
     let mut prose = String::with_capacity(markdown.len());
     let mut open: Option<(u8, usize)> = None;
     let mut balanced = true;
+    let table = markdown.lines().any(is_delimiter_row);
     for line in markdown.split_inclusive('\n') {
         let bare = line.trim_end_matches(['\n', '\r']);
         match open {
@@ -108,7 +109,7 @@ fn fences_and_spans_out(markdown: &str, spans: bool) -> Option<(String, bool)> {
                 if open.is_some() || !spans {
                     prose.push_str(line);
                 } else {
-                    let (outside, all_paired) = outside_spans(line);
+                    let (outside, all_paired) = outside_spans(line, table);
                     balanced &= all_paired;
                     prose.push_str(&outside);
                 }
@@ -133,6 +134,16 @@ fn could_hold_a_span(prose: &str) -> bool {
             .any(|marker| prose.contains(marker))
 }
 
+/// A table's delimiter row (`|---|:--:|`): without one there is no table.
+fn is_delimiter_row(line: &str) -> bool {
+    let row = line.trim();
+    row.contains('|')
+        && row.contains('-')
+        && row
+            .chars()
+            .all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t'))
+}
+
 /// Link syntax anywhere (spans included: a link's text or reference is
 /// read before the spans in it).
 fn links(markdown: &str) -> bool {
@@ -147,7 +158,7 @@ fn links(markdown: &str) -> bool {
 /// is kept: a table row splits there first. A backslash before an opening
 /// run (an escape outside spans, text inside) counts as a run left unpaired.
 /// Linear in the line: each run is looked at once, as opener or as closer.
-fn outside_spans(line: &str) -> (Cow<'_, str>, bool) {
+fn outside_spans(line: &str, table: bool) -> (Cow<'_, str>, bool) {
     if !line.contains('`') {
         return (Cow::Borrowed(line), true);
     }
@@ -184,7 +195,7 @@ fn outside_spans(line: &str) -> (Cow<'_, str>, bool) {
         match closer {
             Some(j) => {
                 let end = runs[j].0;
-                if !line[start + length..end].contains('|') {
+                if !(table && line[start + length..end].contains('|')) {
                     out.push_str(&line[kept..start + length]);
                     out.push(' ');
                     kept = end;

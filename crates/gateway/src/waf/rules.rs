@@ -139,7 +139,7 @@ const FRAGMENTS: &[(&str, &str)] = &[
     // The same after a number, where a bare second number is ordinary prose.
     (
         "@NUMOPERAND@",
-        r#"(not\b|true\b|false\b|null\b|@|['"`]|\(?\s*[\w.]+\s*(=|<|>|!=|\blike\b|\bin\s*\(|\bbetween\b|\bregexp\b)|@SQLFN@\s*\()"#,
+        r#"(\(\s*select\b|not\b|true\b|false\b|null\b|@|['"`]|\(?\s*[\w.]+\s*(=|<|>|!=|\blike\b|\bin\s*\(|\bbetween\b|\bregexp\b)|@SQLFN@\s*\()"#,
     ),
     (
         "@SQLFN@",
@@ -171,7 +171,7 @@ pub static RULES: &[Rule] = &[
         "sqli-boolean-breakout",
         Sqli,
         Sql,
-        r"@QUOTE@((or|and|xor|having|div)\b[\s+]*@OPERAND@|(\|\||&&)[\s+]*@OPERAND@)",
+        r#"@QUOTE@((or|and|xor|having|div)\b[\s+]*@OPERAND@|(\|\||&&)[\s+]*@OPERAND@)|@QUOTE@\|\|\s*['"]"#,
     ),
     rule(
         "sqli-numeric-breakout",
@@ -227,7 +227,7 @@ pub static RULES: &[Rule] = &[
         "xss-script-url",
         Xss,
         Decoded,
-        r#"(j\s*a\s*v\s*a|v\s*b|l\s*i\s*v\s*e)\s*s\s*c\s*r\s*i\s*p\s*t\s*:[\s!~+\-]*(//|/\*|[\w$.\x80-\xFF]+\s*[(`=\[]|\(|\[|['"`]|\{)"#,
+        r#"(j\s*a\s*v\s*a|v\s*b|l\s*i\s*v\s*e)\s*s\s*c\s*r\s*i\s*p\s*t\s*:[ \t]*[!~+\-]*[ \t]*(//|/\*|[\w$.\x80-\xFF]+\s*[(`=\[]|\(|\[)"#,
     ),
     rule(
         "xss-dangerous-tag",
@@ -245,7 +245,7 @@ pub static RULES: &[Rule] = &[
         "xss-css-expression",
         Xss,
         Decoded,
-        r#"(style\s*=|<\s*style|\{)[^>]*(expression\s*\(|-moz-binding\s*:|behavior\s*:\s*url)|@import\s+['"]?\s*(javascript|data|vbscript)\s*:"#,
+        r#"(style\s*=|<\s*style|\{)[^>]*(expression\s*\(|-moz-binding\s*:|behavior\s*:\s*url)|@import\s+['"]?\s*(javascript|data|vbscript)\s*:|<\s*style\b[^>]*>[^<]*@import"#,
     ),
     rule(
         "xss-script-breakout",
@@ -316,7 +316,7 @@ pub static RULES: &[Rule] = &[
         "cmdi-shell-idiom",
         Cmdi,
         Shell,
-        r#"\$\{IFS\}|\$IFS\$9|/dev/(tcp|udp)/\S|\bnc(at)?\s+(-\w+\s+)*-[ec]\s|\bbash\s+-i\s*>&|\bmkfifo\s+/tmp/|(;|\||&&)\s*(/usr)?/bin/(ba|z|k|da)?sh\b|\b(sh|bash)\s+-c\s+['"]|\bpowershell(\.exe)?\s+(-\w+\s+)*-(enc|encodedcommand|e|c|command)\b|\biex\s*\(|\binvoke-(expression|webrequest)\b|\bcmd(\.exe)?\s+/c\s|\$\{\w+:-?\d+(:\d+)?\}"#,
+        r#"\$\{IFS\}|\$IFS\$9|/dev/(tcp|udp)/\S|\bnc(at)?\s+(-\w+\s+)*-[ec]\s|\bbash\s+-i\s*>&|\bmkfifo\s+/tmp/|(;|\||&&)\s*(/usr)?/bin/(ba|z|k|da)?sh\b|\b(sh|bash)\s+-c\s+['"]|\bpowershell(\.exe)?\s+(-\w+\s+)*-(enc|encodedcommand|e|c|command)\b|\biex\s*\(|\binvoke-(expression|webrequest)\b|\bcmd(\.exe)?\s+/c\s|\$\{\w+:-?\d+(:\d+)?\}|\bcall\s+%\w+%|%\w+%%\w+%|(^|[;&|`(]\s*)(\$\{?[a-z_]\w*\}?){2,}(\s|$)|--(upload|receive)-pack\s*=|-o\s*proxycommand\s*="#,
     ),
     // A path spelled in wildcards (`/???/c?t`, `/b*/e*o`): only the shell
     // reads it, and only an injection spells a path that way.
@@ -337,7 +337,7 @@ pub static RULES: &[Rule] = &[
         "php-dangerous-call",
         Php,
         Decoded,
-        r#"(^|[^.\w$>:])\(?\s*(system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec|assert|eval|create_function|call_user_func(_array)?|preg_replace|include(_once)?|require(_once)?|file_(get|put)_contents|fopen|readfile|highlight_file|show_source|phpinfo|base64_decode|gzinflate|str_rot13|unserialize|fsockopen|mail|putenv|ini_set|move_uploaded_file)\s*\)?\s*(/\*[^*]*\*/\s*)*\(\s*(\$|['"]|\)|\$_|chr\s*\(|[a-z_0-9]+\s*\()"#,
+        r#"(^|[^.\w$>:])\(?\s*(system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec|assert|eval|create_function|call_user_func(_array)?|preg_replace|include(_once)?|require(_once)?|file_(get|put)_contents|fopen|readfile|highlight_file|show_source|phpinfo|base64_decode|gzinflate|str_rot13|unserialize|fsockopen|mail|putenv|ini_set|move_uploaded_file)\s*\)?\s*(/\*[^*]*\*/\s*)*\(\s*(\$|['"]|\$_|chr\s*\(|[a-z_0-9]+\s*\()|\bphpinfo\s*\(\s*\)|\b(array_map|array_filter|array_walk|usort|uasort|call_user_func(_array)?|register_shutdown_function|ob_start|preg_replace_callback)\s*\(\s*['"](system|exec|passthru|shell_exec|assert|eval|popen|proc_open)['"]|['"](system|exec|passthru|shell_exec|assert|popen|proc_open)['"]\s*\(|(^|[;{]\s*)\$[a-z_]\w*\s*\(\s*['"$]|\(\s*[\w'"]+\s*\.\s*[\w().'"\s]+\)\s*\("#,
     ),
     rule(
         "php-superglobal",
@@ -362,7 +362,7 @@ pub static RULES: &[Rule] = &[
         "java-runtime-exec",
         Java,
         Decoded,
-        r"(java\.lang\.)?runtime\s*\.\s*getruntime\s*\(\s*\)\s*\.\s*exec|\bnew\s+(java\.lang\.)?processbuilder\s*\(|java\.lang\.(runtime|processbuilder|reflect|system\s*\.\s*(exit|getenv|setproperty)|class\s*\.\s*forname)|class\s*\.\s*forname\s*\(|javax\.script\.scriptenginemanager|getclass\s*\(\s*\)\s*\.\s*(forname|getclassloader)|class\s*\.\s*module\s*\.\s*classloader|\bclassloader\s*\.\s*(resources|parent|urls)",
+        r#"(java\.lang\.)?runtime\s*\.\s*getruntime\s*\(\s*\)\s*\.\s*exec|\bnew\s+(java\.lang\.)?processbuilder\s*\(|java\.lang\.(runtime|processbuilder|reflect|system\s*\.\s*(exit|getenv|setproperty)|class\s*\.\s*forname)|class\s*\.\s*forname\s*\(|javax\.script\.scriptenginemanager|getclass\s*\(\s*\)\s*\.\s*(forname|getclassloader)|class\s*\.\s*module\s*\.\s*classloader|\bclassloader\s*\.\s*(resources|parent|urls)|\binit\s*=\s*runscript\s+from|"@type"\s*:\s*"[\w.$]+"|\[\s*"(ch\.qos\.logback|com\.sun\.rowset|org\.apache\.xbean|com\.zaxxer\.hikari|com\.mchange\.v2|org\.springframework\.(context|beans))\."#,
     ),
     rule(
         "java-expression-injection",
@@ -381,7 +381,7 @@ pub static RULES: &[Rule] = &[
         "nodejs-child-process",
         Nodejs,
         Decoded,
-        r#"(require|import)\s*\(\s*['"`](child_process|fs|net|vm|os|http)['"`]\s*\)|require\s*\(\s*['"`][^'"`]*['"`]\s*\+|child_process\s*['"`]?\s*\)?\s*\.\s*(exec|spawn|fork|execsync|spawnsync|execfile)|process\s*\.\s*(mainmodule|binding|dlopen|kill|exit)\b|global\s*\.\s*process\b|\bprocess\s*\.\s*env\s*\[|\.constructor\s*\(\s*['"`]return\s|\bfunction\s*\(\s*['"`]\s*return\b"#,
+        r#"(require|import)\s*\(\s*['"`](child_process|fs|net|vm|os|http)['"`]\s*\)|require\s*\(\s*['"`][^'"`]*['"`]\s*\+|child_process\s*['"`]?\s*\)?\s*\.\s*(exec|spawn|fork|execsync|spawnsync|execfile)|process\s*\.\s*(mainmodule|binding|dlopen|kill|exit)\b|global\s*\.\s*process\b|\bprocess\s*\.\s*env\s*\[|\.constructor\s*\(\s*['"`]return\s|\bfunction\s*\(\s*['"`]\s*return\b|\beval\s*\(\s*(buffer\s*\.\s*from|atob|decodeuricomponent|unescape|string\s*\.\s*fromcharcode)\s*\("#,
     ),
     rule(
         "nodejs-prototype-pollution",
@@ -400,13 +400,13 @@ pub static RULES: &[Rule] = &[
         "template-expression",
         Template,
         Decoded,
-        r#"\{\{[^}]*\[\s*['"]([^'"]*['"]\s*\+|_)|\{\{[^}]*(__class__|__mro__|__subclasses__|__globals__|__builtins__|__init__|__import__|config\b|self\b|request\b|cycler|joiner|namespace|lipsum|url_for|get_flashed_messages|\|\s*attr\s*\(|\d+\s*[*+]\s*['"\d]|\.\s*(popen|system|exec|eval|read)\s*\(|range\s*\(|constructor)|\$\{\s*\d+\s*[*+/-]\s*\d+\s*\}|#\{\s*\d+\s*[*+/-]\s*\d+\s*\}|\{\{\s*\d+\s*[*+/-]\s*['"]?\d+['"]?\s*\}\}|\$\{\{[^}]*\}\}|\{%\s*(import|include|set|for|if|debug|load)\b[^%]*(os|subprocess|__|popen|system)"#,
+        r#"\{\{[^}]*\[\s*['"]([^'"]*['"]\s*\+|_)|\{\{[^}]*(__class__|__mro__|__subclasses__|__globals__|__builtins__|__init__|__import__|config\b|self\b|request\b|cycler|joiner|namespace|lipsum|url_for|get_flashed_messages|\|\s*attr\s*\(|\d+\s*[*+]\s*['"\d]|\.\s*(popen|system|exec|eval|read)\s*\(|range\s*\(|constructor)|\$\{\s*\d+\s*[*+/-]\s*\d+\s*\}|#\{\s*\d+\s*[*+/-]\s*\d+\s*\}|\{\{\s*\d+\s*[*+/-]\s*['"]?\d+['"]?\s*\}\}|\$\{\{[^}]*\}\}|\{%\s*(import|include|set|for|if|debug|load)\b[^%]*(os|subprocess|__|popen|system)|\|\s*(filter|map|reduce|sort)\s*\(\s*['"](system|exec|passthru|shell_exec|popen)|\$\{[^}]*\.\s*(system|popen|exec|spawn)\s*\("#,
     ),
     rule(
         "template-engine-directive",
         Template,
         Decoded,
-        r#"<#(assign|import|include)\b|freemarker\.template\.utility|\?new\s*\(|#set\s*\(\s*\$[a-z_]+\s*=|\$[a-z_]+\.getclass\s*\(|<%=?[^%]*(system|exec|eval|`|%x|io\.popen|file\.read|runtime|require|process)|\{php\}|\{\s*(system|exec|passthru)\s*\(|__\$\{[^}]*\}__|\[\[\$\{|\{\{#with\s+['"]s['"]|\{\{\s*this\.constructor"#,
+        r#"<#(assign|import|include)\b|freemarker\.template\.utility|\?new\s*\(|#set\s*\(\s*\$[a-z_]+\s*=|\$[a-z_]+\.getclass\s*\(|<%=?[^%]*(system|exec|eval|`|%x|io\.popen|file\s*\.\s*(read|open|readlines)|runtime|require|process|import\s+(os|subprocess)|os\s*\.\s*(popen|system))|\{php\}|\{\s*(system|exec|passthru)\s*\(|__\$\{[^}]*\}__|\[\[\$\{|\{\{#with\s+['"]s['"]|\{\{\s*this\.constructor"#,
     ),
     // --- Paranoia level 2: attack text anywhere ------------------------------
     strict(

@@ -185,10 +185,16 @@ fn corpus_attacks_are_blocked_and_benign_inputs_pass() {
 fn the_held_out_half_is_judged_as_well() {
     let verdict = judge(&waf(), "test");
     report("test", &verdict);
+    // Counts only, here too: the refused inputs stay unread.
+    let benign = corpus(BENIGN).iter().filter(|e| e.split == "test").count();
+    println!(
+        "test: {} benign requests refused ({benign} benign inputs)",
+        verdict.false_positives.len()
+    );
     assert!(
         verdict.false_positives.is_empty(),
-        "benign inputs blocked:\n  {}",
-        verdict.false_positives.join("\n  ")
+        "{} held-out benign requests refused",
+        verdict.false_positives.len()
     );
     assert!(
         verdict.rate >= HELD_OUT_FLOOR,
