@@ -71,14 +71,15 @@ pub fn outside_code(markdown: &str) -> Cow<'_, str> {
     if !markdown.contains(['`', '~']) || lone_cr {
         return Cow::Borrowed(markdown);
     }
+    let Some((outside_fences, _)) = fences_and_spans_out(markdown, false) else {
+        return Cow::Borrowed(markdown);
+    };
     match fences_and_spans_out(markdown, true) {
-        Some((prose, true)) if !could_hold_a_span(&prose) && !links(markdown) => Cow::Owned(prose),
+        Some((prose, true)) if !could_hold_a_span(&prose) && !links(&outside_fences) => {
+            Cow::Owned(prose)
+        }
         // Spans that cannot be trusted: the fences alone.
-        Some(_) => match fences_and_spans_out(markdown, false) {
-            Some((prose, _)) => Cow::Owned(prose),
-            None => Cow::Borrowed(markdown),
-        },
-        None => Cow::Borrowed(markdown),
+        _ => Cow::Owned(outside_fences),
     }
 }
 
@@ -144,8 +145,8 @@ fn is_delimiter_row(line: &str) -> bool {
             .all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t'))
 }
 
-/// Link syntax anywhere (spans included: a link's text or reference is
-/// read before the spans in it).
+/// Link syntax anywhere outside fenced code (spans included: a link's text
+/// or reference is read before the spans in it).
 fn links(markdown: &str) -> bool {
     ["](", "][", "]:"]
         .iter()
