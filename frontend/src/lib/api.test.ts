@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { articlesPath, errorMessages } from './api';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { articlesPath, errorMessages, request } from './api';
 
 describe('errorMessages', () => {
   it('names the field of a RealWorld validation error', () => {
@@ -38,5 +38,27 @@ describe('articlesPath', () => {
     expect(articlesPath({ kind: 'favorited', username: 'jo', page: 1 })).toBe(
       '/api/articles?limit=10&offset=0&favorited=jo',
     );
+  });
+});
+
+describe('request', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  const sent = async (method: string, body?: unknown) => {
+    const fetch = vi.fn(async () => new Response('{}', { status: 200 }));
+    vi.stubGlobal('fetch', fetch);
+    await request(method, '/api/x', body);
+    return (fetch.mock.calls[0] as unknown as [string, RequestInit])[1];
+  };
+
+  it('sends changes so that leaving the page does not cancel them', async () => {
+    expect((await sent('POST')).keepalive).toBe(true);
+    expect((await sent('DELETE')).keepalive).toBe(true);
+    expect((await sent('PUT', { article: { body: 'short' } })).keepalive).toBe(true);
+  });
+
+  it('leaves reads and long bodies as ordinary requests', async () => {
+    expect((await sent('GET')).keepalive).toBeUndefined();
+    expect((await sent('POST', { article: { body: 'x'.repeat(20_000) } })).keepalive).toBeUndefined();
   });
 });

@@ -90,12 +90,23 @@ export function errorMessages(status: number, body: unknown, retryAfter: string 
   return [`The request failed (HTTP ${status}).`];
 }
 
+/** Longest request body (in UTF-16 units: at most 48 KiB as UTF-8) sent with
+ * `keepalive`; browsers allow 64 KiB of such bodies in flight in all. */
+const KEEPALIVE_BYTES = 16 * 1024;
+
 /** Sends a JSON request (signed with the access token when there is one) and reads the JSON answer. */
 export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, headers: { Accept: 'application/json' } };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
+  }
+  // A change the user asked for is sent even if they leave the page at once
+  // (a favorite clicked just before following a link): browsers cancel
+  // ordinary requests of a page being left. Keep-alive bodies are capped at
+  // 64 KiB in flight, so long article bodies go as ordinary requests.
+  if (method !== 'GET' && (typeof init.body !== 'string' || init.body.length <= KEEPALIVE_BYTES)) {
+    init.keepalive = true;
   }
   let response: Response;
   try {
