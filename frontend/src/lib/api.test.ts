@@ -57,6 +57,17 @@ describe('request', () => {
     expect((await sent('PUT', { article: { body: 'short' } })).keepalive).toBe(true);
   });
 
+  it('sends a change the ordinary way when the keep-alive quota is used up', async () => {
+    const fetch = vi
+      .fn()
+      .mockRejectedValueOnce(new TypeError('keepalive quota exceeded'))
+      .mockResolvedValueOnce(new Response('{}', { status: 200 }));
+    vi.stubGlobal('fetch', fetch);
+    await request('POST', '/api/x', { a: 1 });
+    const inits = fetch.mock.calls.map((call) => (call as unknown as [string, RequestInit])[1]);
+    expect(inits.map((init) => init.keepalive)).toEqual([true, false]);
+  });
+
   it('leaves reads and long bodies as ordinary requests', async () => {
     expect((await sent('GET')).keepalive).toBeUndefined();
     expect((await sent('POST', { article: { body: 'x'.repeat(20_000) } })).keepalive).toBeUndefined();

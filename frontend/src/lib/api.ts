@@ -110,7 +110,12 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   }
   let response: Response;
   try {
-    response = await authorizedFetch(path, init);
+    response = await authorizedFetch(path, init).catch((e: unknown) => {
+      // Over the browser's quota for keep-alive bodies: sent the ordinary way.
+      if (!init.keepalive) throw e;
+      init.keepalive = false;
+      return authorizedFetch(path, init);
+    });
   } catch {
     throw new ApiError(0, [UNREACHABLE]);
   }

@@ -56,6 +56,15 @@ fn closes(line: &str, (marker, run): (u8, usize)) -> bool {
     rest.bytes().take_while(|&b| b == marker).count() >= run
 }
 
+/// Whether `line` closes the fence for CommonMark: at most three spaces of
+/// indentation, a run at least as long, nothing after it but white space.
+fn closes_for_commonmark(line: &str, (marker, run): (u8, usize)) -> bool {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    let rest = &line[indent..];
+    let length = rest.bytes().take_while(|&b| b == marker).count();
+    indent <= 3 && length >= run && rest[length..].trim().is_empty()
+}
+
 fn opens_html(line: &str) -> bool {
     let indent = line.len() - line.trim_start_matches(' ').len();
     indent <= 3 && line[indent..].starts_with('<')
@@ -96,6 +105,12 @@ fn fences_and_spans_out(markdown: &str, spans: bool) -> Option<(String, bool)> {
         match open {
             Some(fence_) => {
                 if closes(bare, fence_) {
+                    // Closed here for some renderer but not for CommonMark
+                    // (indented four or more, a tab, text after the run):
+                    // where the fence ends is in doubt, so nothing is left out.
+                    if !closes_for_commonmark(bare, fence_) {
+                        return None;
+                    }
                     open = None;
                     prose.push_str(line);
                 } else {
@@ -103,7 +118,9 @@ fn fences_and_spans_out(markdown: &str, spans: bool) -> Option<(String, bool)> {
                 }
             }
             None => {
-                if opens_html(bare) {
+                // A reference definition's title may run over lines and
+                // swallow a fence: nothing is left out.
+                if opens_html(bare) || bare.contains("]:") {
                     return None;
                 }
                 open = opens(bare);
@@ -135,11 +152,30 @@ fn could_hold_a_span(prose: &str) -> bool {
             .any(|marker| prose.contains(marker))
 }
 
-/// A table's delimiter row (`|---|:--:|`): without one there is no table.
+/// A table's delimiter row (`|---|:--:|`, `:-`, `-:`), in a quote or a list
+/// item too: without one there is no table.
 fn is_delimiter_row(line: &str) -> bool {
-    let row = line.trim();
-    row.contains('|')
-        && row.contains('-')
+    // Past any quote markers and list markers (a marker and a space).
+    let mut row = line.trim_start();
+    loop {
+        let digits = row.bytes().take_while(u8::is_ascii_digit).count();
+        if let Some(rest) = row.strip_prefix('>') {
+            row = rest.trim_start();
+        } else if let Some(rest) = ["- ", "* ", "+ "].iter().find_map(|m| row.strip_prefix(m)) {
+            row = rest.trim_start();
+        } else if digits > 0
+            && let Some(rest) = [". ", ") "]
+                .iter()
+                .find_map(|m| row[digits..].strip_prefix(m))
+        {
+            row = rest.trim_start();
+        } else {
+            break;
+        }
+    }
+    let row = row.trim();
+    row.contains('-')
+        && (row.contains('|') || row.contains(':'))
         && row
             .chars()
             .all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t'))
@@ -305,6 +341,14 @@ mod tests {
             "[``](x) <img src=x onerror=alert(1)> ``",
             "https://a.b/` <img src=x onerror=alert(1)> `",
             "[click][`x]\n\n[`x]: javascript:alert(1)//`",
+            // Delimiter rows without a pipe, in quotes and lists.
+            "h\n:-\n`<img src=x onerror=alert(1)>|`",
+            "> h\n> :-:\n> `<img src=x onerror=alert(1)>|`",
+            // Fences CommonMark closes elsewhere than some renderer.
+            "```\nx\n    ```\n```\n<img src=x onerror=alert(1)>",
+            "```\nx\n``` y\n```\n<img src=x onerror=alert(1)>",
+            // A reference title over several lines.
+            "[x]: /u \"\n```\n\"\n<img src=x onerror=alert(1)>\n```",
         ] {
             let prose = outside_code(body);
             assert!(prose.contains("alert(1)"), "{body:?} → {prose:?}");

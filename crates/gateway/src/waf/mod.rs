@@ -760,6 +760,12 @@ impl<'de> serde::de::Visitor<'de> for JsonWalk<'_, '_> {
 
     fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<(), E> {
         let field = self.path.last().map(String::as_str);
+        // Polymorphic type handling (Jackson, fastjson): a class to build.
+        if field == Some("@type") && is_class_name(value) {
+            self.scan
+                .found("java-gadget-type", Group::JavaInjection, "body", "@type");
+            return self.go_on();
+        }
         if self.scan.markdown && !self.element && markdown::is_markdown_field(self.path) {
             self.scan
                 .json_value(self.path, &markdown::outside_code(value));
@@ -794,6 +800,17 @@ impl<'de> serde::de::Visitor<'de> for JsonWalk<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// A Java class name (`a.b.C`): three or more dotted identifiers.
+fn is_class_name(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('.').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        })
 }
 
 /// A JSON key that reaches an object's prototype when merged into another

