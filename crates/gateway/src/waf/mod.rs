@@ -647,10 +647,7 @@ impl<'a> Scan<'a> {
         if self.done() || raw.is_empty() || self.waf.known_clean(checked, raw) {
             return;
         }
-        let mut matched = content_matches(&self.waf.inner.rules, raw);
-        if in_head {
-            matched.extend(self.waf.inner.rules.head.matching(&decode::normalize(raw)));
-        }
+        let matched = content_matches(&self.waf.inner.rules, raw, in_head);
         if matched.is_empty() {
             self.waf.remember_clean(checked, raw);
         }
@@ -664,17 +661,24 @@ impl<'a> Scan<'a> {
 
     /// Whether any content rule matches (to build a JSON field's name only then).
     fn matches(&self, raw: &str) -> bool {
-        !raw.is_empty() && !content_matches(&self.waf.inner.rules, raw).is_empty()
+        !raw.is_empty() && !content_matches(&self.waf.inner.rules, raw, false).is_empty()
     }
 }
 
 /// The content rules matching `raw`: each view's rules over its view of the
-/// decoded value.
-fn content_matches(rules: &rules::CompiledRules, raw: &str) -> Vec<&'static rules::Rule> {
+/// decoded value, and the head-only rules for a value `in_head`.
+fn content_matches(
+    rules: &rules::CompiledRules,
+    raw: &str,
+    in_head: bool,
+) -> Vec<&'static rules::Rule> {
     let decoded = decode::normalize(raw);
     let mut matched = rules.decoded.matching(&decoded);
     matched.extend(rules.sql.matching(&decode::sql_view(&decoded)));
     matched.extend(shell_matches(rules, &decoded));
+    if in_head {
+        matched.extend(rules.head.matching(&decoded));
+    }
     matched
 }
 
